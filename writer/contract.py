@@ -1,0 +1,256 @@
+"""The message contract shared by producers and the writer (DESIGN.md, contracts 1 and 2).
+
+Every limit lives in these models, so the API, the SDK and the writer reject the same
+inputs with the same messages. This module depends on pydantic only: the writer Lambda
+imports it, and so do the producers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+)
+
+ENVELOPE_VERSION = 1
+MAX_SQS_MESSAGE_BYTES = 1024 * 1024
+DEFAULT_ENVELOPE_BYTES = 256 * 1024
+
+ChildId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$", strict=True)]
+
+
+def format_timestamp(moment: datetime) -> str:
+    """UTC, fixed width, microseconds: string order is time order."""
+    utc = moment.astimezone(UTC)
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}.{utc.microsecond:06d}Z"
+
+
+def _normalize_observed_at(value: str) -> str:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be an ISO 8601 timestamp, e.g. 2026-12-23T18:04:05Z") from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("must carry a timezone (Z or +hh:mm)")
+    try:
+        return format_timestamp(moment)
+    except OverflowError:
+        raise ValueError("is outside the representable range in UTC") from None
+
+
+ObservedAt = Annotated[
+    str, StringConstraints(strict=True, max_length=64), AfterValidator(_normalize_observed_at)
+]
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+# JSON numbers only (strict: no strings, no booleans), finite, within the contract's range.
+Latitude = Annotated[float, Field(ge=-90.0, le=90.0, strict=True), AfterValidator(_finite)]
+Longitude = Annotated[float, Field(ge=-180.0, le=180.0, strict=True), AfterValidator(_finite)]
+Accuracy = Annotated[float, Field(ge=0.0, strict=True), AfterValidator(_finite)]
+
+
+class _UpdateBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    child_id: ChildId
+    observed_at: ObservedAt
+
+    @property
+    def aspect(self) -> str:
+        """The table item this update competes for: ``STATUS`` or ``LOCATION``."""
+        raise NotImplementedError
+
+    @property
+    def revision(self) -> str:
+        """The total order key: newest ``observed_at`` first, then a content digest.
+
+        Tie rule: two different updates with the same ``observed_at`` are ordered by the
+        SHA-256 of their canonical JSON; the greater digest wins. Both are pure functions of
+        the update, so every delivery order picks the same winner, and a duplicate of the
+        same update has the same revision (a no-op).
+        """
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        digest = hashlib.sha256(canonical.encode()).hexdigest()[:16]
+        return f"{self.observed_at}#{digest}"
+
+
+class StatusUpdate(_UpdateBase):
+    """A naughty/nice verdict about one child."""
+
+    kind: Literal["status"]
+    status: Literal["naughty", "nice"]
+    reason: Annotated[str, StringConstraints(strict=True, max_length=280)] | None = None
+
+    @property
+    def aspect(self) -> str:
+        return "STATUS"
+
+
+class LocationUpdate(_UpdateBase):
+    """A GPS fix for one child."""
+
+    kind: Literal["location"]
+    lat: Latitude
+    lon: Longitude
+    accuracy_m: Accuracy | None = None
+
+    @property
+    def aspect(self) -> str:
+        return "LOCATION"
+
+
+Update = Annotated[StatusUpdate | LocationUpdate, Field(discriminator="kind")]
+UPDATE_ADAPTER: TypeAdapter[StatusUpdate | LocationUpdate] = TypeAdapter(Update)
+UPDATE_LIST_ADAPTER: TypeAdapter[list[StatusUpdate | LocationUpdate]] = TypeAdapter(list[Update])
+
+
+class Envelope(BaseModel):
+    """Many updates packed into one SQS message: ``{"v": 1, "updates": [...]}``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    v: Literal[1]
+    updates: list[Update] = Field(min_length=1)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One problem with one input: which item, which field, what is wrong."""
+
+    index: int | None
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "field": self.field, "message": self.message}
+
+    def __str__(self) -> str:
+        where = f"[{self.index}]." if self.index is not None else ""
+        return f"{where}{self.field}: {self.message}"
+
+
+def field_errors(error: ValidationError, index: int | None = None) -> list[FieldError]:
+    """Flatten a pydantic error into one ``FieldError`` per problem, without echoing input values."""
+    found = []
+    for detail in error.errors(include_input=False, include_url=False):
+        location = [str(part) for part in detail["loc"]]
+        if location and location[0] in {"status", "location"}:
+            location = location[1:]  # the discriminated-union tag pydantic inserts
+        if detail["type"] in {"union_tag_invalid", "union_tag_not_found"}:
+            location = ["kind"]
+        found.append(FieldError(index, ".".join(location) or "(body)", detail["msg"]))
+    return found
+
+
+def parse_update(data: Any, index: int | None = None) -> StatusUpdate | LocationUpdate:
+    """Validate one update from decoded JSON; raise ``InvalidUpdate`` naming every problem."""
+    try:
+        return UPDATE_ADAPTER.validate_python(data)
+    except ValidationError as error:
+        raise InvalidUpdate(field_errors(error, index)) from None
+
+
+class ContractError(ValueError):
+    """Input that breaks the contract. It will never become valid by retrying."""
+
+
+class InvalidUpdate(ContractError):
+    """One update failed validation."""
+
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        self.errors = list(errors)
+        super().__init__("; ".join(str(e) for e in self.errors))
+
+
+class InvalidBody(ContractError):
+    """A message body that is neither an update nor an envelope: not JSON, wrong shape, unknown version."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """An update of an envelope that failed validation, kept verbatim for the DLQ."""
+
+    index: int
+    raw: Any
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedBody:
+    """What one SQS message holds: the valid updates and the rejected ones (envelopes only)."""
+
+    updates: list[StatusUpdate | LocationUpdate]
+    rejected: list[Rejected]
+    packed: bool
+
+
+def parse_body(body: str) -> ParsedBody:
+    """Decode one SQS message body: a bare update or a packed envelope.
+
+    A bare update that is invalid, or a body that is no update or envelope at all, raises
+    ``InvalidBody``. An envelope keeps its valid updates and lists the invalid ones.
+    """
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError as error:
+        raise InvalidBody(f"body is not valid JSON: {error.msg} at position {error.pos}") from None
+    if not isinstance(data, dict):
+        raise InvalidBody(f"body must be a JSON object, got {type(data).__name__}")
+    if "v" in data:
+        return _parse_envelope(data)
+    if "kind" in data:
+        try:
+            return ParsedBody([parse_update(data)], [], packed=False)
+        except InvalidUpdate as error:
+            raise InvalidBody(f"invalid update: {error}") from None
+    raise InvalidBody("body is neither an update (needs 'kind') nor an envelope (needs 'v')")
+
+
+def _parse_envelope(data: dict[str, Any]) -> ParsedBody:
+    if data.get("v") != ENVELOPE_VERSION:
+        raise InvalidBody(
+            f"unknown envelope version {data.get('v')!r}; this writer reads v={ENVELOPE_VERSION}"
+        )
+    extra = sorted(set(data) - {"v", "updates"})
+    if extra:
+        raise InvalidBody(f"envelope has unknown fields: {', '.join(extra)}")
+    raw_updates = data.get("updates")
+    if not isinstance(raw_updates, list) or not raw_updates:
+        raise InvalidBody("envelope 'updates' must be a non-empty JSON array")
+    updates: list[StatusUpdate | LocationUpdate] = []
+    rejected: list[Rejected] = []
+    for index, raw in enumerate(raw_updates):
+        try:
+            updates.append(parse_update(raw, index))
+        except InvalidUpdate as error:
+            rejected.append(Rejected(index, raw, str(error)))
+    return ParsedBody(updates, rejected, packed=True)
+
+
+def encode_update(update: StatusUpdate | LocationUpdate) -> dict[str, Any]:
+    """The JSON form of a validated update (normalized timestamp, no nulls)."""
+    return update.model_dump(mode="json", exclude_none=True)
+
+
+def encode_envelope(updates: Iterable[dict[str, Any]]) -> str:
+    """One envelope body from already-encoded updates, compact."""
+    return json.dumps({"v": ENVELOPE_VERSION, "updates": list(updates)}, separators=(",", ":"))

@@ -1,0 +1,41 @@
+"""The writer's settings: one frozen object, explicit arguments > ``NICELIST_*`` environment > defaults.
+
+AWS endpoint, region and credentials are not here: boto3's own chain
+(``AWS_ENDPOINT_URL``, ``AWS_REGION``, profiles) resolves them.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class WriterSettings(BaseSettings):
+    """Everything the writer Lambda reads from its environment, resolved once per execution."""
+
+    model_config = SettingsConfigDict(env_prefix="NICELIST_", frozen=True, extra="ignore")
+
+    stage: str = Field(default="local", pattern=r"^[a-z0-9-]{1,32}$")
+    table: str = ""
+    queue_url: str = ""
+    dlq_url: str = ""
+    # Table-wide write budget in WCU/s, shared by all concurrent executions. The SSM
+    # parameter wins when it is readable; this is the fallback and the local default.
+    write_rate: float = Field(default=100.0, gt=0)
+    write_rate_parameter: str = ""
+    write_rate_cache_seconds: float = Field(default=5.0, ge=0)
+    # How many executions share the budget (the mapping's maximum concurrency).
+    concurrency: int = Field(default=1, ge=1)
+    track_retention_days: int = Field(default=30, ge=1)
+    # Stop spending budget this long before the Lambda deadline and hand the rest back.
+    deadline_margin_ms: int = Field(default=3000, ge=0)
+    write_threads: int = Field(default=8, ge=1, le=64)
+    max_attempts: int = Field(default=8, ge=1)
+
+    @model_validator(mode="after")
+    def _derive_names(self) -> WriterSettings:
+        if not self.table:
+            object.__setattr__(self, "table", f"nicelist-{self.stage}")
+        if not self.write_rate_parameter:
+            object.__setattr__(self, "write_rate_parameter", f"/nicelist/{self.stage}/write-rate")
+        return self
