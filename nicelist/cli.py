@@ -8,7 +8,9 @@ import importlib
 import click
 
 # "module:attribute" of each click command or group, in the order --help lists them.
-_COMMANDS: list[str] = []
+_COMMANDS: list[str] = [
+    "nicelist.provision:provision_command",
+]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
