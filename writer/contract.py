@@ -62,10 +62,22 @@ def _finite(value: float) -> float:
     return value
 
 
+def _coordinate(value: float) -> float:
+    """Finite, and rounded to 1e-9 degrees (0.1 mm): DynamoDB cannot store magnitudes below 1e-130."""
+    return round(_finite(value), 9) + 0.0  # + 0.0 folds -0.0 into 0.0
+
+
+def _metres(value: float) -> float:
+    return round(_finite(value), 3) + 0.0
+
+
 # JSON numbers only (strict: no strings, no booleans), finite, within the contract's range.
-Latitude = Annotated[float, Field(ge=-90.0, le=90.0, strict=True), AfterValidator(_finite)]
-Longitude = Annotated[float, Field(ge=-180.0, le=180.0, strict=True), AfterValidator(_finite)]
-Accuracy = Annotated[float, Field(ge=0.0, strict=True), AfterValidator(_finite)]
+# accuracy_m is capped at the Earth's circumference: a larger "accuracy" means no fix at all,
+# and DynamoDB cannot store numbers above 1e126.
+MAX_ACCURACY_M = 40_075_000.0
+Latitude = Annotated[float, Field(ge=-90.0, le=90.0, strict=True), AfterValidator(_coordinate)]
+Longitude = Annotated[float, Field(ge=-180.0, le=180.0, strict=True), AfterValidator(_coordinate)]
+Accuracy = Annotated[float, Field(ge=0.0, le=MAX_ACCURACY_M, strict=True), AfterValidator(_metres)]
 
 
 class _UpdateBase(BaseModel):

@@ -1,0 +1,126 @@
+"""The writer Lambda's entry point: ``writer.handler.lambda_handler(event, context)``.
+
+Thin on purpose: build the collaborators once per execution environment, hand the batch to
+the processor, publish what it did. The response is ``{"batchItemFailures": [...]}`` and the
+function is deployed with ``ReportBatchItemFailures`` (``nicelist deploy check`` proves it).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from botocore.config import Config
+
+from writer.budget import WriteBudget
+from writer.dlq import DeadLetters
+from writer.observability import MetricUnit, logger, metrics
+from writer.processor import BatchReport, CoalescingBatchProcessor, WriterDeps
+from writer.ratelimit import AimdController, TokenBucket
+from writer.settings import WriterSettings
+from writer.table import Pacing
+
+_deps: WriterDeps | None = None
+
+
+def build_deps(settings: WriterSettings | None = None, session: Any = None) -> WriterDeps:
+    """Clients, budget and pacing for one execution environment (boto3's chain picks the endpoint)."""
+    settings = settings or WriterSettings()
+    session = session or boto3.session.Session()
+    # Throttles must reach our limiter rather than vanish into botocore's own retries.
+    dynamodb = session.client(
+        "dynamodb", config=Config(retries={"total_max_attempts": 1, "mode": "standard"})
+    )
+    sqs = session.client("sqs")
+    dlq_name = f"nicelist-{settings.stage}-updates-dlq"
+    budget = WriteBudget(
+        session.client("ssm"),
+        settings.write_rate_parameter,
+        settings.write_rate,
+        settings.write_rate_cache_seconds,
+        settings.concurrency,
+    )
+    share = settings.write_rate / settings.concurrency
+    pacing = Pacing(
+        bucket=TokenBucket(rate=share, burst=0.0, clock=time.monotonic, sleep=time.sleep),
+        controller=AimdController(clock=time.monotonic),
+        share=share,
+        clock=time.monotonic,
+        sleep=time.sleep,
+        rng=random.Random(),
+        max_attempts=settings.max_attempts,
+    )
+    return WriterDeps(
+        settings=settings,
+        dynamodb=dynamodb,
+        dead_letters=DeadLetters(sqs, settings.dlq_url, dlq_name),
+        budget=budget,
+        pacing=pacing,
+        executor=ThreadPoolExecutor(max_workers=settings.write_threads, thread_name_prefix="write"),
+    )
+
+
+def _dependencies() -> WriterDeps:
+    global _deps  # noqa: PLW0603 - one set per execution environment, reused across invocations
+    if _deps is None:
+        _deps = build_deps()
+        metrics.set_default_dimensions(stage=_deps.settings.stage)
+    return _deps
+
+
+def handle(event: dict[str, Any], context: Any, deps: WriterDeps) -> PartialItemFailureResponse:
+    """Process one SQS event; raise (failing the whole batch) rather than answer wrongly."""
+    records = event.get("Records")
+    if not isinstance(records, list):
+        raise ValueError("not an SQS event: no Records list")
+    started = time.monotonic()
+    processor = CoalescingBatchProcessor(deps)
+    response = processor.run(records, context)
+    _publish(processor.report, time.monotonic() - started)
+    return response
+
+
+@logger.inject_lambda_context(log_event=False, clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
+    return handle(event, context, _dependencies())
+
+
+def _publish(report: BatchReport, seconds: float) -> None:
+    counts = {
+        "Messages": report.messages,
+        "UpdatesReceived": report.updates,
+        "UpdatesWritten": report.written,
+        "UpdatesStale": report.stale,
+        "WritesNotDone": report.not_written,
+        "WritesCoalescedAway": report.writes_saved,
+        "MessagesDeadLettered": report.invalid_messages,
+        "UpdatesDeadLettered": report.rejected_updates,
+        "MessagesReturned": report.failed_messages,
+        "PermanentWriteErrors": report.permanent_errors,
+        "ThrottleRetries": report.stats.get("throttle_retries", 0),
+        "DynamoDBRequests": report.stats.get("requests", 0),
+    }
+    for name, value in counts.items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    metrics.add_metric(name="WriteUnits", unit=MetricUnit.Count, value=report.stats.get("units", 0))
+    metrics.add_metric(name="BudgetWait", unit=MetricUnit.Seconds, value=report.stats.get("budget_wait_s", 0))
+    metrics.add_metric(name="BatchDuration", unit=MetricUnit.Seconds, value=round(seconds, 3))
+    logger.info(
+        "batch done",
+        messages=report.messages,
+        updates=report.updates,
+        written=report.written,
+        stale=report.stale,
+        not_written=report.not_written,
+        coalesced_away=report.writes_saved,
+        dead_lettered=report.invalid_messages + report.rejected_updates,
+        returned=report.failed_messages,
+        share_wcu_s=round(report.budget_share, 1),
+        seconds=round(seconds, 3),
+        dynamodb=report.stats,
+    )

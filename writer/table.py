@@ -1,0 +1,205 @@
+"""Table writes: conditional state puts and batched track points, paced by the budget, retried on throttling.
+
+Every request first takes its write units from the token bucket; throttling (an error, or
+``UnprocessedItems``) cuts the rate through the AIMD controller and is retried with full-jitter
+exponential backoff while the deadline allows. What cannot be written in time is reported as
+not written, never dropped: its messages go back to SQS.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from writer.coalesce import PlannedWrite
+from writer.contract import LocationUpdate
+from writer.items import NEWER_THAN_STORED, Item, state_item, track_item, write_units
+from writer.ratelimit import AimdController, Clock, DeadlineReached, Sleep, TokenBucket
+
+BATCH_WRITE_LIMIT = 25
+THROTTLE_CODES = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+)
+# Errors that will not get better by retrying: the write is given up and its messages fail
+# (SQS redrive then moves them to the DLQ after maxReceiveCount attempts).
+PERMANENT_CODES = frozenset(
+    {"ValidationException", "ResourceNotFoundException", "AccessDeniedException", "SerializationException"}
+)
+
+
+class Outcome(Enum):
+    WRITTEN = "written"
+    STALE = "stale"  # the table already holds a newer (or the same) observation
+    NOT_WRITTEN = "not_written"  # retries or the deadline ran out: the messages come back
+
+
+@dataclass(slots=True)
+class WriteStats:
+    """What the writes cost, for metrics and the benchmark. Thread-safe through ``add``."""
+
+    requests: int = 0
+    units: float = 0.0
+    throttle_retries: int = 0
+    budget_wait_s: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, **deltas: float) -> None:
+        with self._lock:
+            for name, delta in deltas.items():
+                setattr(self, name, getattr(self, name) + delta)
+
+    def snapshot(self) -> dict[str, float]:
+        with self._lock:
+            return {
+                "requests": self.requests,
+                "units": self.units,
+                "throttle_retries": self.throttle_retries,
+                "budget_wait_s": self.budget_wait_s,
+            }
+
+
+@dataclass(frozen=True, slots=True)
+class Pacing:
+    """The collaborators that decide when a request may go: budget, backoff, time."""
+
+    bucket: TokenBucket
+    controller: AimdController
+    share: float  # this execution's share of the table-wide budget, WCU/s
+    clock: Clock
+    sleep: Sleep
+    rng: random.Random
+    max_attempts: int = 8
+    backoff_base: float = 0.05
+    backoff_cap: float = 2.0
+
+
+class TableWriter:
+    """Writes one batch's plan to ``table`` before ``deadline`` (a value of ``pacing.clock``)."""
+
+    def __init__(
+        self,
+        client: Any,
+        table: str,
+        pacing: Pacing,
+        *,
+        deadline: float,
+        written_at: str,
+        retention_days: int,
+    ) -> None:
+        self._client = client
+        self._table = table
+        self._pacing = pacing
+        self._deadline = deadline
+        self._written_at = written_at
+        self._retention_days = retention_days
+        self.stats = WriteStats()
+
+    def write_state(self, planned: PlannedWrite) -> Outcome:
+        """One conditional put: only if the stored revision is older (or there is none)."""
+        item = state_item(planned.update, self._written_at)
+        request = {
+            "TableName": self._table,
+            "Item": item,
+            "ConditionExpression": NEWER_THAN_STORED,
+            "ExpressionAttributeNames": {"#rev": "rev"},
+            "ExpressionAttributeValues": {":rev": item["rev"]},
+            "ReturnConsumedCapacity": "TOTAL",
+        }
+        for attempt in range(self._pacing.max_attempts):
+            if not self._take(write_units(item)):
+                return Outcome.NOT_WRITTEN
+            throttled = False
+            try:
+                self._client.put_item(**request)
+                return Outcome.WRITTEN
+            except ClientError as error:
+                code = error.response.get("Error", {}).get("Code", "")
+                if code == "ConditionalCheckFailedException":
+                    return Outcome.STALE
+                if code in PERMANENT_CODES:
+                    raise
+                throttled = code in THROTTLE_CODES
+            except BotoCoreError:
+                pass  # connection trouble: retried like a 5xx
+            if not self._back_off(attempt, throttled):
+                return Outcome.NOT_WRITTEN
+        return Outcome.NOT_WRITTEN
+
+    def write_tracks(self, chunk: Sequence[PlannedWrite]) -> list[Outcome]:
+        """One BatchWriteItem of ≤ 25 distinct track points; unprocessed items are retried alone."""
+        if len(chunk) > BATCH_WRITE_LIMIT:
+            raise ValueError(f"a BatchWriteItem takes at most {BATCH_WRITE_LIMIT} items")
+        items = {}
+        for index, planned in enumerate(chunk):
+            assert isinstance(planned.update, LocationUpdate)
+            items[index] = track_item(planned.update, self._written_at, self._retention_days)
+        outcomes = [Outcome.NOT_WRITTEN] * len(chunk)
+        pending = dict(items)
+        for attempt in range(self._pacing.max_attempts):
+            if not self._take(sum(write_units(item) for item in pending.values())):
+                return outcomes
+            unprocessed = self._batch_put(pending)
+            for index in pending.keys() - unprocessed.keys():
+                outcomes[index] = Outcome.WRITTEN
+            pending = unprocessed
+            if not pending or not self._back_off(attempt, throttled=True):
+                return outcomes
+        return outcomes
+
+    def _batch_put(self, pending: dict[int, Item]) -> dict[int, Item]:
+        """Send ``pending``; return the subset DynamoDB did not process (all of it on an error)."""
+        by_key = {(i["child_id"]["S"], i["sk"]["S"]): index for index, i in pending.items()}
+        try:
+            response = self._client.batch_write_item(
+                RequestItems={self._table: [{"PutRequest": {"Item": item}} for item in pending.values()]},
+                ReturnConsumedCapacity="TOTAL",
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code", "") in PERMANENT_CODES:
+                raise
+            return pending
+        except BotoCoreError:
+            return pending
+        left = response.get("UnprocessedItems", {}).get(self._table, [])
+        unprocessed = {}
+        for request in left:
+            item = request["PutRequest"]["Item"]
+            index = by_key[(item["child_id"]["S"], item["sk"]["S"])]
+            unprocessed[index] = pending[index]
+        return unprocessed
+
+    def _take(self, units: int) -> bool:
+        """Spend ``units`` of budget at the current (AIMD-scaled) rate; False past the deadline."""
+        pacing = self._pacing
+        pacing.bucket.set_rate(pacing.share * pacing.controller.fraction)
+        try:
+            waited = pacing.bucket.acquire(units, self._deadline)
+        except DeadlineReached:
+            return False
+        self.stats.add(requests=1, units=units, budget_wait_s=waited)
+        return True
+
+    def _back_off(self, attempt: int, throttled: bool) -> bool:
+        """Full-jitter exponential backoff after a failed attempt; False if it would pass the deadline.
+
+        A throttle also cuts the rate (AIMD); a 5xx or a connection error only waits.
+        """
+        pacing = self._pacing
+        if throttled:
+            pacing.controller.on_throttle()
+            self.stats.add(throttle_retries=1)
+        delay = pacing.rng.uniform(0, min(pacing.backoff_cap, pacing.backoff_base * 2**attempt))
+        if pacing.clock() + delay > self._deadline:
+            return False
+        pacing.sleep(delay)
+        return True
+
+
+def chunks(writes: Sequence[PlannedWrite], size: int = BATCH_WRITE_LIMIT) -> list[Sequence[PlannedWrite]]:
+    return [writes[i : i + size] for i in range(0, len(writes), size)]
