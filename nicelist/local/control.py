@@ -1,0 +1,111 @@
+"""The runtime's control endpoint on 127.0.0.1: read stats, change tuning while running.
+
+``GET /stats`` and ``GET /tuning`` return JSON; ``POST /tuning`` with a JSON object of changes
+(``reserved_concurrency``, ``maximum_concurrency``, ``batch_size``, ``batching_window_seconds``) applies
+them and returns the new tuning, or 400 with ``{"error": ...}``. The client half is used by
+``nicelist tune``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Protocol
+
+from nicelist.local.config import ConfigError, Tuning
+from nicelist.local.stats import StatsSnapshot
+
+DEFAULT_CONTROL_PORT = 4599
+DEFAULT_CONTROL_URL = f"http://127.0.0.1:{DEFAULT_CONTROL_PORT}"
+
+
+class Controllable(Protocol):
+    @property
+    def tuning(self) -> Tuning: ...
+
+    def stats(self) -> StatsSnapshot: ...
+
+    def tune(self, **changes: Any) -> Tuning: ...
+
+
+class ControlError(RuntimeError):
+    """The control endpoint refused a request or could not be reached."""
+
+
+def _handler_class(target: Controllable) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def _reply(self, status: HTTPStatus, body: dict[str, Any]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            if self.path == "/stats":
+                self._reply(HTTPStatus.OK, target.stats().as_dict())
+            elif self.path == "/tuning":
+                self._reply(HTTPStatus.OK, target.tuning.as_dict())
+            else:
+                self._reply(HTTPStatus.NOT_FOUND, {"error": f"no such path: {self.path}"})
+
+        def do_POST(self) -> None:
+            if self.path != "/tuning":
+                self._reply(HTTPStatus.NOT_FOUND, {"error": f"no such path: {self.path}"})
+                return
+            try:
+                changes = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+                if not isinstance(changes, dict):
+                    raise ConfigError("the body must be a JSON object")
+                tuning = target.tune(**changes)
+            except (ConfigError, json.JSONDecodeError) as error:
+                self._reply(HTTPStatus.BAD_REQUEST, {"error": str(error)})
+                return
+            self._reply(HTTPStatus.OK, tuning.as_dict())
+
+    return Handler
+
+
+class ControlServer:
+    """A ThreadingHTTPServer on 127.0.0.1 in a daemon thread; port 0 picks a free port."""
+
+    def __init__(self, target: Controllable, port: int) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_class(target))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="control", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def request(url: str, path: str, changes: dict[str, Any] | None = None, timeout: float = 5.0) -> Any:
+    """GET (no changes) or POST JSON to the control endpoint; ControlError on refusal or no answer."""
+    data = None if changes is None else json.dumps(changes).encode()
+    call = urllib.request.Request(  # noqa: S310 - a URL the operator chose, http only in practice
+        url.rstrip("/") + path, data=data, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(call, timeout=timeout) as response:  # noqa: S310
+            return json.load(response)
+    except urllib.error.HTTPError as error:
+        detail = json.load(error).get("error", error.reason)
+        raise ControlError(f"{url}{path}: {detail}") from error
+    except (urllib.error.URLError, OSError) as error:
+        raise ControlError(f"cannot reach the writer runtime at {url}: {error}") from error
