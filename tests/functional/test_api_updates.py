@@ -1,0 +1,311 @@
+"""Contract 5 under moto: every status code of POST /v1/updates, and what reaches the queue.
+
+GIVEN an app built with ``create_app`` around a moto SQS client, WHEN a producer posts,
+THEN the answer and the queue's contents agree: 202 means the updates are in the queue,
+and anything else means nothing was enqueued.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from flask.testing import FlaskClient
+from moto import mock_aws
+
+from producers.api import create_app
+from producers.retry import RetryPolicy
+from producers.settings import ProducerSettings
+from producers.transport import Timing
+from writer.contract import parse_body
+
+KEY = "k-test-1"
+HEADERS = {"x-api-key": KEY}
+
+
+def status(i: int = 1, **extra: Any) -> dict[str, Any]:
+    return {
+        "kind": "status",
+        "child_id": f"c-{i:06d}",
+        "status": "nice",
+        "observed_at": "2026-12-23T18:04:05Z",
+    } | extra
+
+
+def location(i: int = 1, **extra: Any) -> dict[str, Any]:
+    base = {"kind": "location", "child_id": f"c-{i:06d}", "lat": 51.5072, "lon": -0.1276}
+    return base | {"observed_at": "2026-12-23T18:04:15+01:00"} | extra
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "NICELIST_API_KEYS", "NICELIST_QUEUE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+
+
+@pytest.fixture
+def sqs() -> Iterator[Any]:
+    with mock_aws():
+        client = boto3.client("sqs", region_name="eu-west-1")
+        client.create_queue(QueueName="nicelist-test-updates")
+        yield client
+
+
+def make_client(sqs: Any, **overrides: Any) -> FlaskClient:
+    settings = ProducerSettings(stage="test", api_keys=(KEY, "k-test-2"), **overrides)
+    return create_app(settings, sqs=sqs).test_client()
+
+
+@pytest.fixture
+def client(sqs: Any) -> FlaskClient:
+    return make_client(sqs)
+
+
+def queued(sqs: Any) -> list[dict[str, Any]]:
+    url = sqs.get_queue_url(QueueName="nicelist-test-updates")["QueueUrl"]
+    found: list[dict[str, Any]] = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            return found
+        for message in messages:
+            parsed = parse_body(message["Body"])
+            assert parsed.packed and not parsed.rejected
+            found += [update.model_dump(mode="json") for update in parsed.updates]
+
+
+def test_one_update_is_accepted_and_is_in_the_queue(client: FlaskClient, sqs: Any) -> None:
+    response = client.post("/v1/updates", json=status(), headers=HEADERS)
+
+    assert response.status_code == 202
+    assert response.get_json() == {"accepted": 1}
+    assert [u["child_id"] for u in queued(sqs)] == ["c-000001"]
+
+
+def test_an_array_of_500_is_accepted_packed_into_few_messages(client: FlaskClient, sqs: Any) -> None:
+    updates = [status(i) if i % 3 else location(i) for i in range(500)]
+
+    response = client.post("/v1/updates", json=updates, headers={"x-api-key": "k-test-2"})
+
+    assert response.status_code == 202 and response.get_json() == {"accepted": 500}
+    in_queue = queued(sqs)
+    assert sorted(u["child_id"] for u in in_queue) == sorted(u["child_id"] for u in updates)
+    assert {u["observed_at"] for u in in_queue if u["kind"] == "location"} == {"2026-12-23T17:04:15.000000Z"}
+
+
+@pytest.mark.parametrize("headers", [{}, {"x-api-key": "wrong"}, {"x-api-key": ""}, {"x-api-key": KEY + "x"}])
+def test_missing_or_wrong_key_is_401_and_enqueues_nothing(
+    client: FlaskClient, sqs: Any, headers: Any
+) -> None:
+    response = client.post("/v1/updates", json=status(), headers=headers)
+
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "unauthorized"
+    assert queued(sqs) == []
+
+
+def test_no_configured_keys_refuses_everyone(sqs: Any) -> None:
+    app = create_app(ProducerSettings(stage="test", api_keys=()), sqs=sqs).test_client()
+    assert app.post("/v1/updates", json=status(), headers=HEADERS).status_code == 401
+
+
+def test_keys_from_an_ssm_securestring(sqs: Any) -> None:
+    ssm = boto3.client("ssm", region_name="eu-west-1")
+    ssm.put_parameter(Name="/nicelist/test/api-keys", Value="from-ssm, other", Type="SecureString")
+    settings = ProducerSettings(stage="test", api_keys_parameter="/nicelist/test/api-keys")
+    app = create_app(settings, sqs=sqs, ssm=ssm).test_client()
+
+    assert app.post("/v1/updates", json=status(), headers={"x-api-key": "from-ssm"}).status_code == 202
+    assert app.post("/v1/updates", json=status(), headers={"x-api-key": "other"}).status_code == 202
+    assert app.post("/v1/updates", json=status(), headers=HEADERS).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"{", b"nope", b"[1,", b'"a string"', b"42", b"null", b"true", b"\xff\xfe{}", b"[" * 100_000,
+     b'{"kind":"location","child_id":"c-1","lat":NaN,"lon":0,"observed_at":"2026-12-23T18:04:05Z"}',
+     b"[Infinity]", b"-Infinity"],
+)  # fmt: skip
+def test_bad_json_is_400_and_enqueues_nothing(client: FlaskClient, sqs: Any, body: bytes) -> None:
+    response = client.post("/v1/updates", data=body, headers=HEADERS, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "bad_json"
+    assert queued(sqs) == []
+
+
+def test_422_names_every_bad_item_and_enqueues_none_of_the_good_ones(client: FlaskClient, sqs: Any) -> None:
+    body = [status(0), location(1, lat=123.456), status(2), {"kind": "status"}, status(4, colour="red"), 7]
+
+    response = client.post("/v1/updates", json=body, headers=HEADERS)
+
+    assert response.status_code == 422
+    errors = response.get_json()["errors"]
+    assert {(e["index"], e["field"]) for e in errors} >= {
+        (1, "lat"),
+        (3, "child_id"),
+        (4, "colour"),
+        (5, "(body)"),
+    }
+    assert {e["index"] for e in errors} == {1, 3, 4, 5}
+    assert "123.456" not in response.get_data(as_text=True)  # children's data is not echoed back
+    assert queued(sqs) == []
+
+
+def test_an_empty_array_is_422(client: FlaskClient) -> None:
+    assert client.post("/v1/updates", json=[], headers=HEADERS).status_code == 422
+
+
+def test_more_than_500_updates_is_413(client: FlaskClient, sqs: Any) -> None:
+    response = client.post("/v1/updates", json=[status(i) for i in range(501)], headers=HEADERS)
+    assert response.status_code == 413 and queued(sqs) == []
+
+
+def test_a_body_over_the_limit_is_413_by_content_length_and_by_bytes_read(sqs: Any) -> None:
+    client = make_client(sqs, max_body_bytes=2048)
+    body = json.dumps([status(i) for i in range(40)]).encode()
+    assert len(body) > 2048
+
+    by_length = client.post("/v1/updates", data=body, headers=HEADERS, content_type="application/json")
+    chunked = client.post(  # as gunicorn passes a chunked body: no length, input terminated
+        "/v1/updates",
+        input_stream=io.BytesIO(body),
+        headers=HEADERS | {"Transfer-Encoding": "chunked", "Content-Type": "application/json"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+
+    assert by_length.status_code == 413 and by_length.get_json()["error"] == "body_too_large"
+    assert chunked.status_code == 413
+    assert queued(sqs) == []
+
+
+def stubbed_app(failures: int) -> tuple[FlaskClient, Stubber]:
+    sqs = boto3.client("sqs", region_name="eu-west-1")
+    stub = Stubber(sqs)
+    for _ in range(failures):
+        stub.add_response(
+            "send_message_batch",
+            {"Successful": [], "Failed": [{"Id": "0", "SenderFault": False, "Code": "InternalError"}]},
+        )
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    timing = Timing(RetryPolicy(0.1, 0.5, 3.0), lambda: now[0], sleep, random.Random(1))
+    settings = ProducerSettings(
+        stage="test", api_keys=(KEY,), queue_url="https://sqs.eu-west-1.amazonaws.com/1/q"
+    )
+    return create_app(settings, sqs=sqs, timing=timing).test_client(), stub
+
+
+def test_sqs_failing_past_the_deadline_is_503_with_retry_after() -> None:
+    client, stub = stubbed_app(failures=100)
+    with stub:
+        response = client.post("/v1/updates", json=status(), headers=HEADERS)
+
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "2"
+    assert response.get_json()["error"] == "queue_unavailable"
+
+
+def test_a_briefly_failing_entry_is_retried_and_then_202() -> None:
+    client, stub = stubbed_app(failures=2)
+    with stub:
+        stub.add_response(
+            "send_message_batch",
+            {"Successful": [{"Id": "0", "MessageId": "m", "MD5OfMessageBody": "x"}], "Failed": []},
+        )
+        response = client.post("/v1/updates", json=status(), headers=HEADERS)
+        stub.assert_no_pending_responses()
+    assert response.status_code == 202
+
+
+def test_a_missing_queue_is_503_and_health_says_so(sqs: Any) -> None:
+    client = create_app(ProducerSettings(stage="absent", api_keys=(KEY,)), sqs=sqs).test_client()
+
+    assert client.post("/v1/updates", json=status(), headers=HEADERS).status_code == 503
+    health = client.get("/v1/health")
+    assert health.status_code == 503 and health.get_json()["queue"] == "unreachable"
+
+
+def test_health_needs_no_key(client: FlaskClient) -> None:
+    response = client.get("/v1/health")
+    assert response.status_code == 200 and response.get_json() == {"status": "ok", "queue": "reachable"}
+
+
+def test_unknown_paths_and_methods_answer_json(client: FlaskClient) -> None:
+    missing = client.get("/v1/nothing")
+    wrong_method = client.get("/v1/updates")
+
+    assert missing.status_code == 404 and missing.get_json()["error"] == "not_found"
+    assert wrong_method.status_code == 405 and "POST" in wrong_method.headers["Allow"]
+    assert wrong_method.is_json
+
+
+def test_an_unexpected_error_is_a_json_500_never_a_202() -> None:
+    class Broken:
+        def send_message_batch(self, **_: Any) -> Any:
+            raise RuntimeError("boom")
+
+    settings = ProducerSettings(stage="test", api_keys=(KEY,), queue_url="https://example/q")
+    response = (
+        create_app(settings, sqs=Broken()).test_client().post("/v1/updates", json=status(), headers=HEADERS)
+    )
+
+    assert response.status_code == 500 and response.get_json()["error"] == "internal_error"
+
+
+def test_logs_carry_counts_and_request_ids_not_children(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG, logger="producers"):
+        client.post(
+            "/v1/updates", json=[location(7), location(8)], headers=HEADERS | {"x-request-id": "req-123"}
+        )
+        client.post("/v1/updates", json=[location(9, lat=99)], headers=HEADERS)
+
+    text = caplog.text
+    assert "req-123" in text and "2 updates" in text
+    assert "c-000007" not in text and "51.5072" not in text
+
+
+def test_openapi_is_3_1_and_built_from_the_contract_models(client: FlaskClient) -> None:
+    document = client.get("/v1/openapi.json").get_json()
+
+    assert document["openapi"].startswith("3.1")
+    schemas = document["components"]["schemas"]
+    assert schemas["StatusUpdate"]["properties"]["reason"]["anyOf"][0]["maxLength"] == 280
+    assert schemas["UpdateBatch"]["maxItems"] == 500
+    assert set(document["paths"]["/v1/updates"]["post"]["responses"]) == {
+        "202",
+        "400",
+        "401",
+        "413",
+        "422",
+        "503",
+    }
+    refs = {ref.split("/")[-1] for ref in _refs(document)}
+    assert refs <= set(schemas)
+
+
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in {"$ref", "mapping"}:
+                yield from value.values() if isinstance(value, dict) else [value]
+            else:
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
