@@ -10,6 +10,9 @@ import click
 # "module:attribute" of each click command or group, in the order --help lists them.
 _COMMANDS: list[str] = [
     "nicelist.provision:provision_command",
+    "nicelist.status:status_command",
+    "nicelist.rate:rate_command",
+    "nicelist.dlq:dlq_group",
 ]
 
 

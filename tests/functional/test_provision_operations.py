@@ -1,0 +1,206 @@
+"""The operator commands on a provisioned stage: status, rate, dlq peek and redrive (moto in-process)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.stub import Stubber
+from click.testing import CliRunner
+from moto import mock_aws
+
+from nicelist.cli import main
+from nicelist.dlq import RedriveError, redrive, redrive_by_copy
+from nicelist.names import StageNames
+from nicelist.provision import Clients, ProvisionOptions, ProvisionResult, provision_stage
+
+STAGE = ["--stage", "ops", "--region", "us-east-1"]
+
+
+@pytest.fixture
+def stage() -> Iterator[tuple[Clients, ProvisionResult]]:
+    with mock_aws():
+        clients = Clients.create(region="us-east-1")
+        yield clients, provision_stage("ops", clients, ProvisionOptions(write_capacity=300))
+
+
+def _dead_letters(clients: Clients, result: ProvisionResult, count: int) -> None:
+    for i in range(count):
+        clients.sqs.send_message(
+            QueueUrl=result.dlq_url,
+            MessageBody=json.dumps({"n": i}),
+            MessageAttributes={
+                "nicelist-error": {"DataType": "String", "StringValue": f"bad envelope {i}"},
+                "origin": {"DataType": "String", "StringValue": "sdk"},
+            },
+        )
+
+
+def _depth(clients: Clients, url: str) -> int:
+    attributes = clients.sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )
+
+
+def _bodies(clients: Clients, url: str) -> list[dict[str, Any]]:
+    messages = clients.sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], VisibilityTimeout=0
+    ).get("Messages", [])
+    return [{"body": m["Body"], "attributes": set(m.get("MessageAttributes", {}))} for m in messages]
+
+
+def test_status_healthy_stage(stage: tuple[Clients, ProvisionResult]) -> None:
+    clients, result = stage
+    clients.sqs.send_message(QueueUrl=result.queue_url, MessageBody="{}")
+    out = CliRunner().invoke(main, ["status", *STAGE, "--json"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    assert (data["visible"], data["in_flight"], data["dlq_visible"]) == (1, 0, 0)
+    assert data["write_rate"] == "300"
+    assert len(data["alarms"]) == 5
+    assert data["healthy"] is True
+
+
+def test_status_exits_1_when_the_dlq_has_messages(stage: tuple[Clients, ProvisionResult]) -> None:
+    clients, result = stage
+    _dead_letters(clients, result, 1)
+    out = CliRunner().invoke(main, ["status", *STAGE])
+    assert out.exit_code == 1
+    assert "dead letters   1" in out.output
+
+
+def test_status_exits_2_when_the_stage_is_missing(stage: tuple[Clients, ProvisionResult]) -> None:
+    out = CliRunner().invoke(main, ["status", "--stage", "nowhere", "--region", "us-east-1"])
+    assert out.exit_code == 2
+    assert "MISSING        nicelist-nowhere-updates" in out.output
+
+
+def test_rate_get_and_set(stage: tuple[Clients, ProvisionResult]) -> None:
+    clients, _ = stage
+    runner = CliRunner()
+    assert runner.invoke(main, ["rate", *STAGE]).output.strip() == "300 WCU/s"
+    out = runner.invoke(main, ["rate", "250", *STAGE, "--json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output) == {
+        "parameter": "/nicelist/ops/write-rate",
+        "previous": "300",
+        "rate": 250.0,
+    }
+    assert clients.ssm.get_parameter(Name="/nicelist/ops/write-rate")["Parameter"]["Value"] == "250"
+
+
+def test_rate_refuses_more_than_the_table_can_take(stage: tuple[Clients, ProvisionResult]) -> None:
+    clients, _ = stage
+    runner = CliRunner()
+    refused = runner.invoke(main, ["rate", "301", *STAGE])
+    assert refused.exit_code == 1
+    assert "exceeds the table's 300 WCU" in refused.output
+    assert clients.ssm.get_parameter(Name="/nicelist/ops/write-rate")["Parameter"]["Value"] == "300"
+    assert runner.invoke(main, ["rate", "301", "--force", *STAGE]).exit_code == 0
+    assert runner.invoke(main, ["rate", "-5", *STAGE]).exit_code == 2
+    assert runner.invoke(main, ["rate", "fast", *STAGE]).exit_code == 2
+
+
+def test_dlq_peek_shows_reasons_not_bodies(stage: tuple[Clients, ProvisionResult]) -> None:
+    clients, result = stage
+    _dead_letters(clients, result, 3)
+    out = CliRunner().invoke(main, ["dlq", "peek", *STAGE])
+    assert out.exit_code == 0, out.output
+    assert "bad envelope 0" in out.output and "bad envelope 2" in out.output
+    assert '"n"' not in out.output
+    # peeking leaves every message in the DLQ, visible again
+    assert _depth(clients, result.dlq_url) == 3
+    with_bodies = CliRunner().invoke(main, ["dlq", "peek", *STAGE, "--show-bodies", "--json"])
+    assert sorted(d["body"] for d in json.loads(with_bodies.output)) == [f'{{"n": {i}}}' for i in range(3)]
+
+
+def test_dlq_redrive_moves_everything_back(stage: tuple[Clients, ProvisionResult]) -> None:
+    # moto does not implement StartMessageMoveTask: auto falls back to receive/send/delete
+    clients, result = stage
+    _dead_letters(clients, result, 13)
+    out = CliRunner().invoke(main, ["dlq", "redrive", *STAGE, "--json"])
+    assert out.exit_code == 0, out.output
+    report = json.loads(out.output)
+    assert (report["method"], report["moved"], report["failed"]) == ("receive-send-delete", 13, 0)
+    assert _depth(clients, result.dlq_url) == 0
+    assert _depth(clients, result.queue_url) == 13
+    moved = _bodies(clients, result.queue_url)
+    assert all(m["attributes"] == {"origin"} for m in moved)  # the DLQ reason is dropped, the rest kept
+
+
+def test_redrive_never_deletes_what_failed_to_send(stage: tuple[Clients, ProvisionResult]) -> None:
+    # GIVEN 4 dead letters and a send that fails for entries 1 and 3 (an event hook: moto never fails)
+    clients, result = stage
+    _dead_letters(clients, result, 4)
+
+    def fail_two(params: dict[str, Any], **_: Any) -> None:
+        params["Entries"] = [e for e in params["Entries"] if e["Id"] not in {"1", "3"}]
+
+    sent_ids: list[str] = []
+
+    def report_two_failed(parsed: dict[str, Any], **_: Any) -> None:
+        parsed["Failed"] = [{"Id": i, "SenderFault": False, "Code": "InternalError"} for i in ("1", "3")]
+        sent_ids.extend(ok["Id"] for ok in parsed.get("Successful", []))
+
+    events = clients.sqs.meta.events
+    events.register("provide-client-params.sqs.SendMessageBatch", fail_two)
+    events.register("after-call.sqs.SendMessageBatch", report_two_failed)
+    # WHEN redriving
+    report = redrive_by_copy(clients.sqs, result.dlq_url, result.queue_url, wait=0)
+    # THEN 2 moved, 2 failed, and the 2 failures are still in the DLQ
+    assert (report.moved, report.failed) == (2, 2)
+    assert _depth(clients, result.queue_url) == 2
+    assert _depth(clients, result.dlq_url) == 2
+
+
+def test_redrive_keeps_the_batch_when_the_send_raises(stage: tuple[Clients, ProvisionResult]) -> None:
+    clients, result = stage
+    _dead_letters(clients, result, 3)
+    with Stubber(clients.sqs) as stubber:
+        received = clients.sqs  # the stub replaces every call: receive first, then a failing send
+        messages = [
+            {"MessageId": f"m{i}", "ReceiptHandle": f"h{i}", "Body": "{}", "MD5OfBody": "x"} for i in range(3)
+        ]
+        stubber.add_response("receive_message", {"Messages": messages})
+        stubber.add_client_error("send_message_batch", "ServiceUnavailable", http_status_code=503)
+        with pytest.raises(RedriveError, match="stay in the DLQ"):
+            redrive_by_copy(received, result.dlq_url, result.queue_url, wait=0)
+        stubber.assert_no_pending_responses()  # no delete_message_batch was attempted
+    assert _depth(clients, result.dlq_url) == 3
+
+
+def test_redrive_prefers_the_move_task_on_aws(stage: tuple[Clients, ProvisionResult]) -> None:
+    # StartMessageMoveTask is stubbed: moto does not implement it
+    clients, result = stage
+    names = StageNames("ops")
+    with Stubber(clients.sqs) as stubber:
+        stubber.add_response("get_queue_url", {"QueueUrl": result.dlq_url}, {"QueueName": names.dlq})
+        stubber.add_response("get_queue_url", {"QueueUrl": result.queue_url}, {"QueueName": names.queue})
+        for arn in (result.dlq_arn, result.queue_arn):
+            stubber.add_response("get_queue_attributes", {"Attributes": {"QueueArn": arn}})
+        stubber.add_response(
+            "start_message_move_task",
+            {"TaskHandle": "task-1"},
+            {"SourceArn": result.dlq_arn, "DestinationArn": result.queue_arn},
+        )
+        report = redrive(clients.sqs, names, "auto", None)
+    assert (report.method, report.task_handle) == ("move-task", "task-1")
+
+
+def test_redrive_move_task_only_fails_loudly_on_moto(stage: tuple[Clients, ProvisionResult]) -> None:
+    out = CliRunner().invoke(main, ["dlq", "redrive", *STAGE, "--method", "move-task"])
+    assert out.exit_code == 1
+    assert "not implemented" in out.output
+
+
+def test_every_command_has_help() -> None:
+    runner = CliRunner()
+    for command in (["provision"], ["status"], ["rate"], ["dlq"], ["dlq", "peek"], ["dlq", "redrive"]):
+        out = runner.invoke(main, [*command, "--help"])
+        assert out.exit_code == 0, command
+        assert "--stage" in out.output or command == ["dlq"], command
