@@ -238,7 +238,9 @@ def parse_body(body: str) -> ParsedBody:
 
 
 def _parse_envelope(data: dict[str, Any]) -> ParsedBody:
-    if data.get("v") != ENVELOPE_VERSION:
+    version = data.get("v")
+    # Strict, like every number in the contract: JSON true and 1.0 compare equal to 1 in Python.
+    if type(version) is not int or version != ENVELOPE_VERSION:
         raise InvalidBody(
             f"unknown envelope version {data.get('v')!r}; this writer reads v={ENVELOPE_VERSION}"
         )
