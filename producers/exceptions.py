@@ -18,12 +18,9 @@ class SendFailed(ProducerError):
     ``reasons`` says why, one line per distinct cause.
     """
 
-    def __init__(
-        self, unsent: Sequence[StatusUpdate | LocationUpdate], reasons: Sequence[str], retryable: bool = True
-    ) -> None:
+    def __init__(self, unsent: Sequence[StatusUpdate | LocationUpdate], reasons: Sequence[str]) -> None:
         self.unsent = list(unsent)
         self.reasons = list(dict.fromkeys(reasons))
-        self.retryable = retryable
         super().__init__(f"{len(self.unsent)} update(s) not sent: {'; '.join(self.reasons) or 'unknown'}")
 
 
