@@ -1,0 +1,72 @@
+"""``python -m nicelist.local.meter``: run the meter as its own process until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Sequence
+
+from nicelist.local.meter.core import DEFAULT_BURST_SECONDS
+from nicelist.local.meter.server import DEFAULT_UPSTREAM, DynamoMeter
+
+
+def _table_capacity(text: str) -> tuple[str, int]:
+    table, sep, wcu = text.rpartition("=")
+    if not sep or not table or not wcu.isdigit():
+        raise argparse.ArgumentTypeError(f"expected TABLE=WCU, got {text!r}")
+    return table, int(wcu)
+
+
+def parser() -> argparse.ArgumentParser:
+    cli = argparse.ArgumentParser(
+        prog="python -m nicelist.local.meter",
+        description="Meter (and throttle) DynamoDB writes between clients and moto server. "
+        "Point clients at it with AWS_ENDPOINT_URL_DYNAMODB=http://HOST:PORT.",
+    )
+    cli.add_argument("--upstream", default=DEFAULT_UPSTREAM, help="moto server URL (default: %(default)s)")
+    cli.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    cli.add_argument(
+        "--port", type=int, default=4567, help="port to listen on, 0 for any (default: %(default)s)"
+    )
+    cli.add_argument(
+        "--capacity",
+        type=_table_capacity,
+        action="append",
+        default=[],
+        metavar="TABLE=WCU",
+        help="provisioned write capacity of one table (repeatable)",
+    )
+    cli.add_argument(
+        "--default-capacity", type=int, help="WCU/s of tables without --capacity (default: unlimited)"
+    )
+    cli.add_argument(
+        "--burst-seconds",
+        type=float,
+        default=DEFAULT_BURST_SECONDS,
+        help="seconds of unused capacity kept as burst credit; DynamoDB keeps 300 (default: %(default)s)",
+    )
+    cli.add_argument("--no-enforce", action="store_true", help="only record, never throttle")
+    return cli
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    meter = DynamoMeter(
+        upstream=args.upstream,
+        host=args.host,
+        port=args.port,
+        capacity=dict(args.capacity),
+        default_capacity=args.default_capacity,
+        enforce=not args.no_enforce,
+        burst_seconds=args.burst_seconds,
+    )
+    meter.start()
+    print(f"meter listening on {meter.url} -> {args.upstream} (stats: {meter.url}/_meter/stats)", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        meter.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

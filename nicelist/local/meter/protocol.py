@@ -1,0 +1,161 @@
+"""The DynamoDB JSON protocol as the meter needs it: which writes a request makes, and the answers it forges.
+
+Write units are computed from the request alone (the meter never reads the table): PutItem
+counts the new item, UpdateItem the key plus the values it sets, DeleteItem and
+ConditionCheck the key, transactional writes twice that. DynamoDB charges the larger of the
+old and new item; for the small, same-shaped items nicelist writes the two agree.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypedDict
+
+from nicelist.local.meter.size import Item, item_size, units_for_size, value_size, write_units
+
+TARGET_PREFIX = "DynamoDB_20120810."
+SINGLE_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem"})
+METERED = SINGLE_WRITES | {"BatchWriteItem", "TransactWriteItems"}
+TRANSACTION_FACTOR = 2
+"""Transactional writes consume two units per 1 KB."""
+
+THROTTLE_TYPE = "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"
+THROTTLE_MESSAGE = (
+    "The level of configured provisioned throughput for the table was exceeded. "
+    "Consider increasing your provisioning level with the UpdateTable API."
+)
+CHARGED_ERRORS = ("ConditionalCheckFailedException", "TransactionCanceledException")
+"""Failed writes DynamoDB still charges for."""
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """Units one request (or one part of a BatchWriteItem) asks of one table."""
+
+    table: str
+    units: int
+
+
+# Functional form: "__type" in a class body would be name-mangled.
+ErrorBody = TypedDict("ErrorBody", {"__type": str, "message": str})
+
+
+def operation(target: str | None) -> str | None:
+    """The operation named by an ``X-Amz-Target`` header, or None if it is not DynamoDB's."""
+    if not target or not target.startswith(TARGET_PREFIX):
+        return None
+    return target.removeprefix(TARGET_PREFIX)
+
+
+def _update_size(request: Mapping[str, Any]) -> int:
+    size = item_size(request.get("Key", {}))
+    size += sum(value_size(v) for v in request.get("ExpressionAttributeValues", {}).values())
+    for name, update in request.get("AttributeUpdates", {}).items():
+        size += len(name.encode()) + (value_size(update["Value"]) if "Value" in update else 0)
+    return size
+
+
+def single_charge(op: str, request: Mapping[str, Any]) -> Charge:
+    """Units of one PutItem, UpdateItem or DeleteItem (also the parts of a transaction)."""
+    table = str(request["TableName"])
+    if op == "PutItem":
+        return Charge(table, write_units(request["Item"]))
+    if op == "UpdateItem":
+        return Charge(table, units_for_size(_update_size(request)))
+    return Charge(table, write_units(request.get("Key", {})))
+
+
+_TRANSACT_OPS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "DeleteItem",
+}
+
+
+def transaction_charges(request: Mapping[str, Any]) -> list[Charge]:
+    """Units of each action of a TransactWriteItems, doubled as DynamoDB bills them."""
+    charges = []
+    for action in request.get("TransactItems", []):
+        [(kind, body)] = action.items()
+        charge = single_charge(_TRANSACT_OPS[kind], body)
+        charges.append(Charge(charge.table, charge.units * TRANSACTION_FACTOR))
+    return charges
+
+
+def batch_request_units(request: Mapping[str, Any]) -> int:
+    """Units of one PutRequest / DeleteRequest of a BatchWriteItem."""
+    if "PutRequest" in request:
+        return write_units(request["PutRequest"]["Item"])
+    item: Item = request.get("DeleteRequest", {}).get("Key", {})
+    return write_units(item)
+
+
+@dataclass(slots=True)
+class BatchSplit:
+    """A BatchWriteItem cut in two: what goes to the table, and what comes back unprocessed."""
+
+    accepted: dict[str, list[Any]]
+    unprocessed: dict[str, list[Any]]
+    accepted_charges: list[Charge]
+    throttled_charges: list[Charge]
+
+
+def split_batch(request_items: Mapping[str, list[Any]], admit: Callable[[Charge], bool]) -> BatchSplit:
+    """Offer each write to ``admit`` in request order; those it refuses become UnprocessedItems."""
+    split = BatchSplit({}, {}, [], [])
+    for table, requests in request_items.items():
+        for request in requests:
+            charge = Charge(table, batch_request_units(request))
+            if admit(charge):
+                split.accepted.setdefault(table, []).append(request)
+                split.accepted_charges.append(charge)
+            else:
+                split.unprocessed.setdefault(table, []).append(request)
+                split.throttled_charges.append(charge)
+    return split
+
+
+def merge_unprocessed(response: dict[str, Any], unprocessed: Mapping[str, list[Any]]) -> None:
+    """Add the meter's refused writes to whatever UnprocessedItems the upstream returned."""
+    merged: dict[str, list[Any]] = response.setdefault("UnprocessedItems", {})
+    for table, requests in unprocessed.items():
+        merged.setdefault(table, []).extend(requests)
+
+
+def consumed_capacity(charges: list[Charge], mode: str) -> list[dict[str, Any]]:
+    """ConsumedCapacity entries, one per table, for ``ReturnConsumedCapacity`` TOTAL or INDEXES."""
+    per_table: dict[str, int] = {}
+    for charge in charges:
+        per_table[charge.table] = per_table.get(charge.table, 0) + charge.units
+    entries = []
+    for table, units in per_table.items():
+        entry: dict[str, Any] = {"TableName": table, "CapacityUnits": float(units)}
+        entry["WriteCapacityUnits"] = float(units)
+        if mode == "INDEXES":
+            entry["Table"] = {"CapacityUnits": float(units), "WriteCapacityUnits": float(units)}
+        entries.append(entry)
+    return entries
+
+
+def error_type(body: bytes) -> str:
+    """The short error code of a DynamoDB error body (``...#Code`` -> ``Code``), or ''."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return ""
+    kind = parsed.get("__type", "") if isinstance(parsed, dict) else ""
+    return str(kind).rpartition("#")[2]
+
+
+def throttle_body() -> bytes:
+    body: ErrorBody = {"__type": THROTTLE_TYPE, "message": THROTTLE_MESSAGE}
+    return json.dumps(body).encode()
+
+
+def crc32(body: bytes) -> str:
+    """The ``x-amz-crc32`` botocore checks on every DynamoDB response (a mismatch is retried)."""
+    return str(zlib.crc32(body) & 0xFFFFFFFF)

@@ -1,0 +1,149 @@
+"""Request in, reply out: forwards to the upstream (moto server) and meters DynamoDB writes on the way.
+
+Everything that is not a metered write (other operations, other services, malformed bodies)
+is forwarded untouched, so the upstream gives its own answer.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import urllib3
+
+from nicelist.local.meter import protocol
+from nicelist.local.meter.core import Meter
+from nicelist.local.meter.protocol import Charge
+from nicelist.local.meter.size import ItemSizeError
+
+HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
+)
+_NOT_FORWARDED = HOP_BY_HOP | {"content-length"}
+_JSON_CONTENT = "application/x-amz-json-1.0"
+_CAPACITY_MODES = ("TOTAL", "INDEXES")
+
+
+@dataclass(slots=True)
+class Reply:
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+    def set_json(self, payload: Any) -> None:
+        """Replace the body with ``payload`` and keep botocore's CRC32 check satisfied."""
+        self.body = json.dumps(payload).encode()
+        self.headers = [(k, v) for k, v in self.headers if k.lower() != "x-amz-crc32"]
+        self.headers.append(("x-amz-crc32", protocol.crc32(self.body)))
+
+
+def throttle_reply() -> Reply:
+    """The HTTP 400 DynamoDB sends when a table's provisioned throughput is exceeded."""
+    body = protocol.throttle_body()
+    headers = [
+        ("Content-Type", _JSON_CONTENT),
+        ("x-amzn-RequestId", uuid.uuid4().hex.upper()),
+        ("x-amz-crc32", protocol.crc32(body)),
+    ]
+    return Reply(400, headers, body)
+
+
+class Upstream:
+    """A pooled keep-alive connection to moto server; one pool shared by all handler threads."""
+
+    def __init__(self, url: str, maxsize: int = 32, timeout: float = 60.0) -> None:
+        parts = urlsplit(url)
+        if parts.scheme != "http" or not parts.hostname:
+            raise ValueError(f"upstream must be an http:// URL, got {url!r}")
+        self.url = url
+        self._pool = urllib3.HTTPConnectionPool(
+            parts.hostname, parts.port or 80, maxsize=maxsize, block=False, retries=False, timeout=timeout
+        )
+
+    def send(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
+        sent = {k: v for k, v in headers.items() if k.lower() not in _NOT_FORWARDED}
+        response = self._pool.urlopen(
+            method, path, body=body or None, headers=sent, redirect=False, preload_content=True
+        )
+        kept = [(k, v) for k, v in response.headers.items() if k.lower() not in _NOT_FORWARDED]
+        return Reply(response.status, kept, response.data)
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+class MeterProxy:
+    """The AWS-facing layer: read the request, ask the meter, forward, shape the answer."""
+
+    def __init__(self, meter: Meter, upstream: Upstream) -> None:
+        self.meter = meter
+        self.upstream = upstream
+
+    def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
+        op = protocol.operation(_header(headers, "x-amz-target"))
+        if method != "POST" or op not in protocol.METERED:
+            return self.upstream.send(method, path, headers, body)
+        try:
+            request = json.loads(body)
+            if op == "BatchWriteItem":
+                return self._batch(path, headers, body, request)
+            charges = (
+                protocol.transaction_charges(request)
+                if op == "TransactWriteItems"
+                else [protocol.single_charge(op, request)]
+            )
+        except (ValueError, KeyError, TypeError, AttributeError, ItemSizeError):
+            return self.upstream.send(method, path, headers, body)  # malformed: the upstream says why
+        return self._all_or_nothing(path, headers, body, request, charges)
+
+    def _all_or_nothing(
+        self,
+        path: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        request: dict[str, Any],
+        charges: list[Charge],
+    ) -> Reply:
+        if not self.meter.admit_all(charges):
+            return throttle_reply()
+        reply = self.upstream.send("POST", path, headers, body)
+        charged = reply.status == 200 or protocol.error_type(reply.body) in protocol.CHARGED_ERRORS
+        self.meter.settle(charges, (), charged=charged)
+        mode = request.get("ReturnConsumedCapacity")
+        if reply.status == 200 and mode in _CAPACITY_MODES:
+            response = json.loads(reply.body)
+            entries = protocol.consumed_capacity(charges, mode)
+            response["ConsumedCapacity"] = entries if "TransactItems" in request else entries[0]
+            reply.set_json(response)
+        return reply
+
+    def _batch(self, path: str, headers: Mapping[str, str], body: bytes, request: dict[str, Any]) -> Reply:
+        split = protocol.split_batch(request["RequestItems"], self.meter.admit_one)
+        if not split.accepted:
+            self.meter.settle((), split.throttled_charges, charged=True)
+            return throttle_reply()
+        if split.unprocessed:
+            request["RequestItems"] = split.accepted
+            body = json.dumps(request).encode()
+        reply = self.upstream.send("POST", path, headers, body)
+        charged = reply.status == 200
+        self.meter.settle(split.accepted_charges, split.throttled_charges if charged else (), charged=charged)
+        mode = request.get("ReturnConsumedCapacity")
+        if charged and (split.unprocessed or mode in _CAPACITY_MODES):
+            response = json.loads(reply.body)
+            protocol.merge_unprocessed(response, split.unprocessed)
+            if mode in _CAPACITY_MODES:
+                response["ConsumedCapacity"] = protocol.consumed_capacity(split.accepted_charges, mode)
+            reply.set_json(response)
+        return reply
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return None
