@@ -13,6 +13,7 @@ _COMMANDS: list[str] = [
     "nicelist.status:status_command",
     "nicelist.rate:rate_command",
     "nicelist.dlq:dlq_group",
+    "producers.sendfile:send",
 ]
 
 
