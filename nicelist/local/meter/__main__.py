@@ -26,9 +26,7 @@ def parser() -> argparse.ArgumentParser:
     )
     cli.add_argument("--upstream", default=DEFAULT_UPSTREAM, help="moto server URL (default: %(default)s)")
     cli.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-    cli.add_argument(
-        "--port", type=int, default=4567, help="port to listen on, 0 for any (default: %(default)s)"
-    )
+    cli.add_argument("--port", type=int, default=4567, help="port to listen on, 0 for any (default: %(default)s)")
     cli.add_argument(
         "--capacity",
         type=_table_capacity,
@@ -37,9 +35,7 @@ def parser() -> argparse.ArgumentParser:
         metavar="TABLE=WCU",
         help="provisioned write capacity of one table (repeatable)",
     )
-    cli.add_argument(
-        "--default-capacity", type=int, help="WCU/s of tables without --capacity (default: unlimited)"
-    )
+    cli.add_argument("--default-capacity", type=int, help="WCU/s of tables without --capacity (default: unlimited)")
     cli.add_argument(
         "--burst-seconds",
         type=float,

@@ -132,9 +132,7 @@ class Meter:
         if self.enforce:
             self._limiter(charge.table).try_acquire(charge.units)
 
-    def _record(
-        self, accepted: Iterable[Charge], throttled: Iterable[Charge], tables: Iterable[Charge]
-    ) -> None:
+    def _record(self, accepted: Iterable[Charge], throttled: Iterable[Charge], tables: Iterable[Charge]) -> None:
         """One request: per table it touched, one request, its units, and a throttle event if refused."""
         units, refused = _by_table(accepted), _by_table(throttled)
         now = self._clock()

@@ -53,10 +53,7 @@ class TableLedger:
         end = math.floor(now)
         start = end - max(1, last_seconds) + 1
         empty = SecondCounts()
-        return [
-            {"second": second, **self.seconds.get(second, empty).as_dict()}
-            for second in range(start, end + 1)
-        ]
+        return [{"second": second, **self.seconds.get(second, empty).as_dict()} for second in range(start, end + 1)]
 
     def as_dict(self, now: float, last_seconds: int) -> dict[str, Any]:
         return {

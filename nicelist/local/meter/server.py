@@ -92,9 +92,7 @@ def _put_capacity(meter: Meter, body: bytes) -> Reply:
         if "table" in payload:
             meter.set_capacity(str(payload["table"]), _wcu(payload["wcu"]))
     except (ValueError, KeyError, TypeError) as exc:
-        return _json_reply(
-            400, {"message": f"expected {{'table': name, 'wcu': n|null}} or {{'default': n}}: {exc}"}
-        )
+        return _json_reply(400, {"message": f"expected {{'table': name, 'wcu': n|null}} or {{'default': n}}: {exc}"})
     stats = meter.stats(1)
     return _json_reply(200, {"capacity": stats["capacity"], "default_capacity": stats["default_capacity"]})
 

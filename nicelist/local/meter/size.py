@@ -19,6 +19,7 @@ UNIT_BYTES = 1024
 
 _CONTAINER_OVERHEAD = 3
 _ELEMENT_OVERHEAD = 1
+_MAX_NUMBER_BYTES = 21
 
 Item = Mapping[str, Any]
 """An item in DynamoDB JSON: attribute name -> {"S": ...} / {"N": ...} / ..."""
@@ -29,9 +30,12 @@ class ItemSizeError(ValueError):
 
 
 def number_size(text: str) -> int:
-    """Bytes of a number: ceil(significant digits / 2) + 1, one more for a negative number.
+    """Bytes of a number: one per base-100 digit pair of its mantissa, plus one, plus one if negative.
 
-    Leading and trailing zeros are not significant (DynamoDB trims them); zero is one byte.
+    DynamoDB stores numbers in base 100 with the pairs aligned on the decimal point (so ``10``,
+    ``100`` and ``0.5`` take one pair, ``1.5`` two); leading and trailing zero pairs are trimmed,
+    zero is one byte and no number takes more than 21. This is the documented "one byte per two
+    significant digits, plus one" made exact, as measured by public item-size calculators.
     """
     try:
         value = Decimal(text.strip())
@@ -41,9 +45,16 @@ def number_size(text: str) -> int:
         raise ItemSizeError(f"not a finite number: {text!r}")
     if value.is_zero():
         return 1
-    digits = value.normalize().as_tuple().digits
-    size = math.ceil(len(digits) / 2) + 1
-    return size + 1 if value < 0 else size
+    _, digits, exponent = value.as_tuple()  # not normalize(): it rounds to the context's 28 digits
+    assert isinstance(exponent, int)
+    trailing_zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    count, exponent = len(digits) - trailing_zeros, exponent + trailing_zeros
+    if exponent % 2:  # pad a zero on the right so the lowest pair ends on an even power of ten
+        count, exponent = count + 1, exponent - 1
+    if (exponent + count - 1) % 2 == 0:  # the leading digit starts a pair of its own
+        count += 1
+    size = count // 2 + 1 + (1 if value < 0 else 0)
+    return min(size, _MAX_NUMBER_BYTES)
 
 
 def binary_size(encoded: str | bytes) -> int:
