@@ -80,7 +80,9 @@ class ControlServer:
     def __init__(self, target: Controllable, port: int) -> None:
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_class(target))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="control", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="control", daemon=True
+        )
 
     @property
     def url(self) -> str:

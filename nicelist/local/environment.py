@@ -120,9 +120,7 @@ class ExecutionEnvironment:
         elapsed = time.monotonic() - started
         if result is None:
             code = self._process.wait()
-            return Outcome(
-                "died", error=f"Runtime exited with error: exit status {code}", duration_seconds=elapsed
-            )
+            return Outcome("died", error=f"Runtime exited with error: exit status {code}", duration_seconds=elapsed)
         if result.get("ok"):
             return Outcome("ok", response=result.get("response"), duration_seconds=elapsed)
         error = f"{result.get('error_type')}: {result.get('error_message')}"

@@ -59,9 +59,7 @@ def sqs_record(message: Mapping[str, Any], queue_arn: str, region: str) -> SqsRe
         "receiptHandle": message["ReceiptHandle"],
         "body": message["Body"],
         "attributes": {name: attributes[name] for name in RECORD_ATTRIBUTES if name in attributes},
-        "messageAttributes": {
-            name: _attribute(value) for name, value in message.get("MessageAttributes", {}).items()
-        },
+        "messageAttributes": {name: _attribute(value) for name, value in message.get("MessageAttributes", {}).items()},
         "md5OfBody": message["MD5OfBody"],
         "eventSource": "aws:sqs",
         "eventSourceARN": queue_arn,

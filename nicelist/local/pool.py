@@ -63,9 +63,7 @@ class ExecutionPool:
                 self.replaced += 1
                 if not self._closed:
                     self._idle.append(self._new())
-            elif self._closed or (
-                self._limit is not None and len(self._busy) + len(self._idle) >= self._limit
-            ):
+            elif self._closed or (self._limit is not None and len(self._busy) + len(self._idle) >= self._limit):
                 retire.append(environment)
             else:
                 self._idle.append(environment)

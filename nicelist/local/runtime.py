@@ -126,6 +126,8 @@ class WriterRuntime:
         try:
             while not self._stopping.wait(0.5):
                 pass
+        except KeyboardInterrupt:
+            LOG.info("interrupted: letting in-flight invocations finish")
         finally:
             self.stop()
 
@@ -195,9 +197,7 @@ class WriterRuntime:
     def _add_pollers(self, count: int) -> None:
         with self._lock:
             for index in range(len(self._pollers), count):
-                poller = threading.Thread(
-                    target=self._poll, args=(index,), name=f"poller-{index}", daemon=True
-                )
+                poller = threading.Thread(target=self._poll, args=(index,), name=f"poller-{index}", daemon=True)
                 self._pollers.append(poller)
                 poller.start()
 
@@ -235,12 +235,11 @@ class WriterRuntime:
             return
         try:
             event = sqs_event(batch, self._queue_arn, self._region)
-            outcome = environment.invoke(
-                event, self.config.timeout_seconds, str(uuid.uuid4()), self._function_arn
-            )
+            outcome = environment.invoke(event, self.config.timeout_seconds, str(uuid.uuid4()), self._function_arn)
+            self._settle(batch, outcome)
         finally:
+            # Released after the deletes, so a graceful stop also waits for them.
             self._pool.release(environment)
-        self._settle(batch, outcome)
 
     def _settle(self, batch: list[Message], outcome: Outcome) -> None:
         """ReportBatchItemFailures: delete the successes, leave everything else to reappear."""
@@ -258,9 +257,7 @@ class WriterRuntime:
                 len(batch),
                 outcome.error,
             )
-            self._stats.add(
-                batch_failures=1, records_failed=len(batch), timeouts=int(outcome.kind == "timeout")
-            )
+            self._stats.add(batch_failures=1, records_failed=len(batch), timeouts=int(outcome.kind == "timeout"))
             return
         succeeded = [message for message in batch if message["MessageId"] not in failed]
         self._stats.add(records_failed=len(batch) - len(succeeded))
@@ -271,8 +268,6 @@ class WriterRuntime:
             failures = self._queue.delete(messages)
         except (BotoCoreError, ClientError) as error:
             # Not a loss: undeleted messages are delivered again (at-least-once, as on AWS).
-            LOG.warning(
-                "delete of %d messages failed, they will be delivered again: %s", len(messages), error
-            )
+            LOG.warning("delete of %d messages failed, they will be delivered again: %s", len(messages), error)
             failures = len(messages)
         self._stats.add(records_deleted=len(messages) - failures, delete_failures=failures)

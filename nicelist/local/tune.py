@@ -50,9 +50,7 @@ def _warnings(tuning: dict[str, Any]) -> list[str]:
     envvar="NICELIST_CONTROL_URL",
     help="The writer runtime's control endpoint.",
 )
-@click.option(
-    "--reserved-concurrency", type=click.IntRange(min=0), help="The function's reserved concurrency."
-)
+@click.option("--reserved-concurrency", type=click.IntRange(min=0), help="The function's reserved concurrency.")
 @click.option("--unreserved", is_flag=True, help="Remove the reserved concurrency.")
 @click.option("--max-concurrency", type=click.IntRange(min=1), help="The mapping's maximum concurrency.")
 @click.option("--batch-size", type=click.IntRange(1, 10_000), help="Records per invocation.")

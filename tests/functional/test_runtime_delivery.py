@@ -37,9 +37,7 @@ def queue(sqs: Any) -> str:
     return make_queue(sqs, f"q-{uuid.uuid4().hex[:8]}")[0]
 
 
-def test_a_batch_is_gathered_across_receives_until_full(
-    endpoint: str, sqs: Any, queue: str, tmp_path: Path
-) -> None:
+def test_a_batch_is_gathered_across_receives_until_full(endpoint: str, sqs: Any, queue: str, tmp_path: Path) -> None:
     records = tmp_path / "records.jsonl"
     send(sqs, queue, *[f"m{i}" for i in range(25)])
 
@@ -51,9 +49,7 @@ def test_a_batch_is_gathered_across_receives_until_full(
     assert [len(r["bodies"]) for r in read_records(records)] == [20, 5]
 
 
-def test_window_zero_invokes_as_soon_as_messages_arrive(
-    endpoint: str, sqs: Any, queue: str, tmp_path: Path
-) -> None:
+def test_window_zero_invokes_as_soon_as_messages_arrive(endpoint: str, sqs: Any, queue: str, tmp_path: Path) -> None:
     records = tmp_path / "records.jsonl"
     with WriterRuntime(config(endpoint, queue, records, batch_size=10, wait_time_seconds=5)) as runtime:
         time.sleep(0.3)
@@ -88,9 +84,7 @@ def test_executions_are_isolated_processes_whose_module_state_persists(
     assert ps.stdout.count("-m nicelist.local.execution --name writer-exec-") == 2
 
 
-def test_event_and_context_are_shaped_like_lambdas(
-    endpoint: str, sqs: Any, queue: str, tmp_path: Path
-) -> None:
+def test_event_and_context_are_shaped_like_lambdas(endpoint: str, sqs: Any, queue: str, tmp_path: Path) -> None:
     records = tmp_path / "records.jsonl"
     sqs.send_message(
         QueueUrl=queue,

@@ -84,9 +84,7 @@ def test_an_exception_or_invalid_response_fails_the_whole_batch(
     assert (stats.batch_failures, stats.records_failed, stats.invocations) == (1, 3, 2)
 
 
-def test_returning_none_means_every_message_succeeded(
-    endpoint: str, sqs: Any, queue: str, tmp_path: Path
-) -> None:
+def test_returning_none_means_every_message_succeeded(endpoint: str, sqs: Any, queue: str, tmp_path: Path) -> None:
     # Why a handler that forgets its return value deletes the batch on AWS too.
     records = tmp_path / "records.jsonl"
     send(sqs, queue, "fail", "fail")

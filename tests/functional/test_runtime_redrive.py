@@ -37,9 +37,7 @@ def sqs(endpoint: str) -> Any:
     return sqs_client(endpoint)
 
 
-def test_a_message_that_keeps_failing_is_redriven_to_the_dlq_unchanged(
-    endpoint: str, sqs: Any, tmp_path: Path
-) -> None:
+def test_a_message_that_keeps_failing_is_redriven_to_the_dlq_unchanged(endpoint: str, sqs: Any, tmp_path: Path) -> None:
     queue, dlq = make_queue(sqs, f"q-{uuid.uuid4().hex[:8]}", visibility=1, max_receive=2)
     send(sqs, queue, "fail", "ok")
 

@@ -37,17 +37,13 @@ def sqs_client(endpoint: str) -> Any:
     return boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1")
 
 
-def make_queue(
-    sqs: Any, name: str, *, visibility: int = 1, max_receive: int | None = None
-) -> tuple[str, str]:
+def make_queue(sqs: Any, name: str, *, visibility: int = 1, max_receive: int | None = None) -> tuple[str, str]:
     """A queue and its DLQ; with ``max_receive`` the queue redrives to the DLQ."""
     dlq = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
     attributes = {"VisibilityTimeout": str(visibility)}
     if max_receive is not None:
         arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        attributes["RedrivePolicy"] = json.dumps(
-            {"deadLetterTargetArn": arn, "maxReceiveCount": str(max_receive)}
-        )
+        attributes["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": str(max_receive)})
     return sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"], dlq
 
 

@@ -29,13 +29,9 @@ def test_large_batches_need_a_window() -> None:
     assert Tuning(batch_size=10_000, batching_window_seconds=1).batch_size == 10_000
 
 
-@pytest.mark.parametrize(
-    ("reserved", "maximum", "effective"), [(None, 5, 5), (3, 5, 3), (8, 5, 5), (0, 5, 0)]
-)
+@pytest.mark.parametrize(("reserved", "maximum", "effective"), [(None, 5, 5), (3, 5, 3), (8, 5, 5), (0, 5, 0)])
 def test_effective_concurrency(reserved: int | None, maximum: int, effective: int) -> None:
-    assert (
-        Tuning(reserved_concurrency=reserved, maximum_concurrency=maximum).effective_concurrency == effective
-    )
+    assert Tuning(reserved_concurrency=reserved, maximum_concurrency=maximum).effective_concurrency == effective
 
 
 def test_changes_are_validated_and_unknown_names_refused() -> None:

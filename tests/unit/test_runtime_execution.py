@@ -19,9 +19,7 @@ REQUEST = {
 
 def test_remaining_time_comes_from_the_deadline() -> None:
     now = [4_000]
-    context = LambdaContext(
-        "f", "$LATEST", "arn:x", 128, "r", "g", "s", deadline_ms=10_000, clock_ms=lambda: now[0]
-    )
+    context = LambdaContext("f", "$LATEST", "arn:x", 128, "r", "g", "s", deadline_ms=10_000, clock_ms=lambda: now[0])
 
     assert context.get_remaining_time_in_millis() == 6_000
     now[0] = 12_000
@@ -43,9 +41,7 @@ def test_a_response_json_cannot_carry_is_a_marshal_error() -> None:
 
 
 def test_the_handler_gets_the_event_and_a_context() -> None:
-    result = invoke(
-        lambda event, context: [event, context.aws_request_id, context.invoked_function_arn], REQUEST
-    )
+    result = invoke(lambda event, context: [event, context.aws_request_id, context.invoked_function_arn], REQUEST)
 
     assert result == {"ok": True, "response": [{"Records": []}, "r-1", "arn:x"]}
 

@@ -82,8 +82,6 @@ def test_long_poll_never_outlasts_the_window() -> None:
 def test_stop_ends_gathering() -> None:
     queue = FakeQueue([0.0] * 30)
 
-    batch = gather(
-        queue.receive, batch_size=30, window_seconds=5, wait_time_seconds=1, should_stop=lambda: True
-    )
+    batch = gather(queue.receive, batch_size=30, window_seconds=5, wait_time_seconds=1, should_stop=lambda: True)
 
     assert batch == []
