@@ -150,7 +150,7 @@ class DynamoMeter:
         server = _Server(self._address, _Handler)
         server.proxy = MeterProxy(self.meter, self._upstream)
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="dynamo-meter", daemon=True)
+        self._thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="dynamo-meter", daemon=True)
         self._thread.start()
         return self
 

@@ -1,0 +1,206 @@
+"""The meter between real boto3 clients and a real moto server: units, throttling, partial batches, control API."""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from moto.server import ThreadedMotoServer
+
+from nicelist.local.meter import DynamoMeter
+from nicelist.local.meter.__main__ import parser
+from tests.unit.test_meter_limiter import FakeClock
+
+TABLE = "nicelist-meter"
+NO_RETRIES = Config(retries={"total_max_attempts": 1})
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    direct = boto3.client("dynamodb", endpoint_url=url, region_name="us-east-1")
+    direct.create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PROVISIONED",
+        ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 5},
+    )
+    yield url
+    server.stop()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(2_000_000_000.25)
+
+
+@pytest.fixture
+def meter(moto_url: str, clock: FakeClock) -> Iterator[DynamoMeter]:
+    with DynamoMeter(upstream=moto_url, port=_free_port(), capacity={TABLE: 10}, clock=clock) as running:
+        yield running
+
+
+@pytest.fixture
+def client(meter: DynamoMeter, moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", meter.url)
+    return boto3.client("dynamodb", region_name="us-east-1", config=NO_RETRIES)
+
+
+def _put(key: str, **extra: Any) -> dict[str, Any]:
+    return {"TableName": TABLE, "Item": {"pk": {"S": key}, **extra}}
+
+
+def _batch(*keys: str) -> dict[str, Any]:
+    return {TABLE: [{"PutRequest": {"Item": {"pk": {"S": key}}}} for key in keys]}
+
+
+def _http(meter: DynamoMeter, method: str, path: str, payload: Any = None) -> Any:
+    data = None if payload is None else json.dumps(payload).encode()
+    request = urllib.request.Request(meter.url + path, data=data, method=method)
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.load(response)
+
+
+def test_boto3_sends_dynamodb_to_the_meter_and_other_services_to_moto(
+    client: Any, meter: DynamoMeter, moto_url: str
+) -> None:
+    assert client.meta.endpoint_url == meter.url
+    assert boto3.client("sqs", region_name="us-east-1").meta.endpoint_url == moto_url
+
+
+def test_write_units_are_recorded_per_table_per_second(client: Any, meter: DynamoMeter) -> None:
+    # GIVEN a small item, a 1.5 KB item and a conditional put that fails
+    client.put_item(**_put("u-1"))
+    client.put_item(**_put("u-2", blob={"S": "x" * 1_500}))
+    with pytest.raises(ClientError) as failed:
+        client.put_item(**_put("u-1"), ConditionExpression="attribute_not_exists(pk)")
+    assert failed.value.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    # WHEN the stats are read over HTTP
+    stats = _http(meter, "GET", "/_meter/stats?seconds=5")
+    # THEN 1 + 2 + 1 units reached the table in this second, the failed condition included
+    table = stats["tables"][TABLE]
+    assert table["totals"] == {"units": 4, "throttled_units": 0, "requests": 3, "throttle_events": 0}
+    assert table["series"][-1]["units"] == 4
+    assert len(table["series"]) == 5
+    assert table["peak_units_per_second"] == 4
+    assert meter.stats()["tables"][TABLE]["totals"]["units"] == 4
+
+
+@pytest.mark.parametrize("operation", ["put_item", "update_item", "delete_item"])
+def test_over_capacity_single_writes_get_a_real_throughput_error(
+    client: Any, meter: DynamoMeter, operation: str
+) -> None:
+    meter.set_capacity(TABLE, 1)
+    client.put_item(**_put("t-1"))
+    calls = {
+        "put_item": lambda: client.put_item(**_put("t-2")),
+        "update_item": lambda: client.update_item(
+            TableName=TABLE,
+            Key={"pk": {"S": "t-1"}},
+            UpdateExpression="SET v = :v",
+            ExpressionAttributeValues={":v": {"N": "1"}},
+        ),
+        "delete_item": lambda: client.delete_item(TableName=TABLE, Key={"pk": {"S": "t-1"}}),
+    }
+    with pytest.raises(client.exceptions.ProvisionedThroughputExceededException) as throttled:
+        calls[operation]()
+    error = throttled.value.response
+    assert error["Error"]["Code"] == "ProvisionedThroughputExceededException"
+    assert "configured provisioned throughput" in error["Error"]["Message"]
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    totals = meter.stats()["tables"][TABLE]["totals"]
+    assert (totals["units"], totals["throttled_units"], totals["throttle_events"]) == (1, 1, 1)
+
+
+def test_batch_write_over_capacity_returns_the_rest_as_unprocessed(
+    client: Any, meter: DynamoMeter, moto_url: str
+) -> None:
+    keys = [f"b-{i:02d}" for i in range(25)]
+    response = client.batch_write_item(RequestItems=_batch(*keys), ReturnConsumedCapacity="TOTAL")
+    unprocessed = response["UnprocessedItems"][TABLE]
+    assert [r["PutRequest"]["Item"]["pk"]["S"] for r in unprocessed] == keys[10:]
+    assert response["ConsumedCapacity"] == [{"TableName": TABLE, "CapacityUnits": 10.0, "WriteCapacityUnits": 10.0}]
+    direct = boto3.client("dynamodb", endpoint_url=moto_url, region_name="us-east-1")
+    stored = {direct.get_item(TableName=TABLE, Key={"pk": {"S": k}}).get("Item") is not None for k in keys[10:]}
+    assert stored == {False}  # only the admitted ones reached moto
+    assert direct.get_item(TableName=TABLE, Key={"pk": {"S": keys[9]}})["Item"]
+    # and once the second is full, a batch gets the throughput error itself
+    with pytest.raises(client.exceptions.ProvisionedThroughputExceededException):
+        client.batch_write_item(RequestItems=_batch("b-late"))
+    table = meter.stats()["tables"][TABLE]["totals"]
+    assert table == {"units": 10, "throttled_units": 16, "requests": 2, "throttle_events": 2}
+
+
+def test_capacity_changes_at_runtime_through_the_control_api(client: Any, meter: DynamoMeter, clock: FakeClock) -> None:
+    answer = _http(meter, "PUT", "/_meter/capacity", {"table": TABLE, "wcu": 2})
+    assert answer["capacity"] == {TABLE: 2}
+    response = client.batch_write_item(RequestItems=_batch("c-1", "c-2", "c-3"))
+    assert len(response["UnprocessedItems"][TABLE]) == 1
+    clock.now += 1
+    _http(meter, "PUT", "/_meter/capacity", {"table": TABLE, "wcu": None})
+    assert client.batch_write_item(RequestItems=_batch(*(f"c-{i}" for i in range(25))))["UnprocessedItems"] == {}
+    stats = _http(meter, "GET", "/_meter/stats?seconds=2")
+    assert stats["tables"][TABLE]["capacity"] is None
+    assert [s["units"] for s in stats["tables"][TABLE]["series"]] == [2, 25]
+    assert stats["tables"][TABLE]["peak_units_per_second"] == 25
+
+
+def test_consumed_capacity_is_the_computed_units(client: Any) -> None:
+    response = client.put_item(**_put("cc-1", blob={"S": "x" * 3_000}), ReturnConsumedCapacity="INDEXES")
+    assert response["ConsumedCapacity"]["CapacityUnits"] == 3.0
+    assert response["ConsumedCapacity"]["Table"]["CapacityUnits"] == 3.0
+
+
+def test_transactions_cost_double_and_other_calls_pass_through(client: Any, meter: DynamoMeter) -> None:
+    client.transact_write_items(TransactItems=[{"Put": _put("tx-1")}, {"Put": _put("tx-2")}])
+    assert meter.stats()["tables"][TABLE]["totals"]["units"] == 4
+    assert client.get_item(TableName=TABLE, Key={"pk": {"S": "tx-1"}})["Item"]["pk"] == {"S": "tx-1"}
+    assert client.describe_table(TableName=TABLE)["Table"]["TableName"] == TABLE
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.put_item(TableName="no-such-table", Item={"pk": {"S": "x"}})
+    assert meter.stats()["tables"]["no-such-table"]["totals"]["units"] == 0  # not charged
+
+
+def test_the_control_api_refuses_bad_requests(meter: DynamoMeter) -> None:
+    with pytest.raises(urllib.error.HTTPError) as bad:
+        _http(meter, "PUT", "/_meter/capacity", {"table": TABLE, "wcu": -3})
+    assert bad.value.code == 400
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        _http(meter, "GET", "/_meter/nothing")
+    assert missing.value.code == 404
+    assert _http(meter, "POST", "/_meter/reset", {}) == {"ok": True}
+
+
+def test_the_command_line_reads_capacities() -> None:
+    args = parser().parse_args(["--port", "0", "--capacity", "t=5", "--capacity", "a=b=7", "--burst-seconds", "1"])
+    assert args.capacity == [("t", 5), ("a=b", 7)]
+    assert (args.port, args.burst_seconds, args.no_enforce) == (0, 1.0, False)
+    with pytest.raises(SystemExit):
+        parser().parse_args(["--capacity", "t"])
+
+
+def test_rewritten_responses_keep_botocores_crc32_check_happy(meter: DynamoMeter) -> None:
+    # a client with botocore's default retries retries a body whose x-amz-crc32 does not match
+    retrying = boto3.client("dynamodb", endpoint_url=meter.url, region_name="us-east-1")
+    response = retrying.put_item(**_put("crc-1"), ReturnConsumedCapacity="TOTAL")
+    assert response["ResponseMetadata"]["RetryAttempts"] == 0
+    assert meter.stats()["tables"][TABLE]["totals"]["requests"] == 1
