@@ -1,0 +1,225 @@
+"""nicelist deploy configure/check/policy against moto's Lambda (mapping, concurrency, configuration).
+
+moto stores ``FunctionResponseTypes`` and ``ScalingConfig`` on event source mappings and
+implements reserved concurrency, so those paths run on moto. moto never creates a mapping in
+the "Disabled" state from a stopped poller; that state is produced with botocore's Stubber."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+from click.testing import CliRunner
+from moto import mock_aws
+
+from nicelist.cli import main
+from nicelist.deploy_check import _mapping_problems
+from nicelist.provision import Clients, provision_stage
+
+REGION = "us-east-1"
+UUID = "0f6d1c6e-93c1-4a39-9d1b-3a8e6f0c2b11"
+STAGE = ["--stage", "dev", "--region", REGION]
+
+
+def _zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("handler.py", "def lambda_handler(event, context):\n    return {}\n")
+    return buffer.getvalue()
+
+
+def _deploy_function(name: str, *, reserved: int | None, concurrency: str = "2", level: str = "INFO") -> None:
+    """What `zappa deploy` leaves behind, as far as the checks care."""
+    iam = boto3.client("iam", region_name=REGION)
+    role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    lam = boto3.client("lambda", region_name=REGION)
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Role=role,
+        Handler="writer.handler.lambda_handler",
+        Code={"ZipFile": _zip()},
+        Timeout=60,
+        Environment={
+            "Variables": {"NICELIST_CONCURRENCY": concurrency, "LOG_LEVEL": level, "POWERTOOLS_LOG_LEVEL": level}
+        },
+    )
+    if reserved is not None:
+        lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=reserved)
+
+
+@pytest.fixture
+def deployed() -> Iterator[Clients]:
+    with mock_aws():
+        clients = Clients.create(region=REGION)
+        provision_stage("dev", clients)
+        _deploy_function("nicelist-dev-writer", reserved=2)
+        _deploy_function("nicelist-dev-api", reserved=None)
+        yield clients
+
+
+def _mapping() -> dict[str, Any]:
+    mappings = boto3.client("lambda", region_name=REGION).list_event_source_mappings(
+        FunctionName="nicelist-dev-writer"
+    )["EventSourceMappings"]
+    assert len(mappings) == 1
+    return dict(mappings[0])
+
+
+def _check() -> tuple[int, list[str]]:
+    out = CliRunner().invoke(main, ["deploy", "check", *STAGE, "--json"])
+    return out.exit_code, json.loads(out.output)["problems"]
+
+
+def test_configure_creates_the_mapping_zappa_did_not(deployed: Clients) -> None:
+    out = CliRunner().invoke(main, ["deploy", "configure", *STAGE])
+    assert out.exit_code == 0, out.output
+    assert "created mapping" in out.output
+    mapping = _mapping()
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": 2}
+    assert (mapping["BatchSize"], mapping["MaximumBatchingWindowInSeconds"]) == (50, 2)
+    assert _check() == (0, [])
+
+
+def test_configure_fixes_a_mapping_as_zappa_creates_it(deployed: Clients) -> None:
+    # GIVEN the mapping zappa's SqsEventSource.add() creates: no response types, no scaling config
+    queue_arn = provision_stage("dev", deployed).queue_arn
+    boto3.client("lambda", region_name=REGION).create_event_source_mapping(
+        FunctionName="nicelist-dev-writer", EventSourceArn=queue_arn, BatchSize=10, Enabled=True
+    )
+    code, problems = _check()
+    assert code == 1
+    assert any("lacks ReportBatchItemFailures" in p for p in problems)
+    assert any("no MaximumConcurrency" in p for p in problems)
+    # WHEN configuring THEN the same mapping is updated, not duplicated
+    out = CliRunner().invoke(main, ["deploy", "configure", *STAGE, "--batch-size", "10", "--batching-window", "0"])
+    assert "updated mapping" in out.output, out.output
+    assert _mapping()["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert _check() == (0, [])
+
+
+def test_check_lists_every_problem(deployed: Clients) -> None:
+    # GIVEN a stage where each trap was sprung
+    lam = boto3.client("lambda", region_name=REGION)
+    CliRunner().invoke(main, ["deploy", "configure", *STAGE])
+    lam.delete_function_concurrency(FunctionName="nicelist-dev-writer")
+    lam.update_function_configuration(FunctionName="nicelist-dev-writer", Timeout=120)
+    lam.update_function_configuration(
+        FunctionName="nicelist-dev-api", Environment={"Variables": {"LOG_LEVEL": "DEBUG"}}
+    )
+    queue = deployed.sqs.get_queue_url(QueueName="nicelist-dev-updates")["QueueUrl"]
+    dlq_arn = provision_stage("dev", deployed).dlq_arn
+    deployed.sqs.set_queue_attributes(
+        QueueUrl=queue,
+        Attributes={
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2}),
+            "MessageRetentionPeriod": str(14 * 86400),
+        },
+    )
+    deployed.cloudwatch.delete_alarms(AlarmNames=["nicelist-dev-queue-age"])
+    # WHEN checking THEN every one is reported
+    code, problems = _check()
+    assert code == 1
+    text = "\n".join(problems)
+    for expected in (
+        "nicelist-dev-writer has no reserved concurrency",
+        "nicelist-dev-api: LOG_LEVEL is 'DEBUG'",
+        "nicelist-dev-api: POWERTOOLS_LOG_LEVEL is None",
+        "maxReceiveCount is 2",
+        "visibility timeout 360 s < 6 x the writer's 120 s timeout",
+        "the DLQ's retention is not longer than the queue's",
+        "alarm nicelist-dev-queue-age is missing",
+    ):
+        assert expected in text, (expected, problems)
+    assert len(problems) == 7, problems
+
+
+def test_check_on_an_undeployed_stage() -> None:
+    with mock_aws():
+        code, problems = _check()
+    assert code == 1
+    assert "function nicelist-dev-writer is missing" in problems
+    assert "queue nicelist-dev-updates is missing" in problems
+    assert len([p for p in problems if p.startswith("alarm ")]) == 5
+
+
+def test_configure_refuses_without_reserved_concurrency(deployed: Clients) -> None:
+    boto3.client("lambda", region_name=REGION).delete_function_concurrency(FunctionName="nicelist-dev-writer")
+    out = CliRunner().invoke(main, ["deploy", "configure", *STAGE])
+    assert out.exit_code == 1
+    assert "no reserved concurrency" in out.output
+
+
+@pytest.mark.parametrize(("requested", "message"), [("3", "must be 2..2"), ("2", None)])
+def test_configure_bounds_maximum_concurrency(deployed: Clients, requested: str, message: str | None) -> None:
+    out = CliRunner().invoke(main, ["deploy", "configure", *STAGE, "--max-concurrency", requested])
+    if message is None:
+        assert out.exit_code == 0, out.output
+    else:
+        assert out.exit_code == 1 and message in out.output
+
+
+def test_configure_refuses_a_budget_share_that_disagrees() -> None:
+    with mock_aws():
+        provision_stage("dev", Clients.create(region=REGION))
+        _deploy_function("nicelist-dev-writer", reserved=4, concurrency="3")
+        out = CliRunner().invoke(main, ["deploy", "configure", *STAGE, "--max-concurrency", "4"])
+    assert out.exit_code == 1
+    assert "NICELIST_CONCURRENCY=3" in out.output
+
+
+def test_disabled_mapping_is_a_problem() -> None:
+    # moto's mappings are always "Enabled" in listings; the disabled state comes from a Stubber
+    lam = boto3.client("lambda", region_name=REGION)
+    arn = "arn:aws:sqs:us-east-1:123456789012:nicelist-dev-updates"
+    mapping = {
+        "UUID": UUID,
+        "EventSourceArn": arn,
+        "State": "Disabled",
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "ScalingConfig": {"MaximumConcurrency": 5},
+    }
+    with Stubber(lam) as stubber:
+        stubber.add_response("get_function_concurrency", {"ReservedConcurrentExecutions": 4}, {"FunctionName": ANY})
+        stubber.add_response("list_event_source_mappings", {"EventSourceMappings": [mapping]})
+        problems = _mapping_problems(lam, "nicelist-dev-writer", arn)
+    assert problems == [f"mapping {UUID} is Disabled", f"mapping {UUID} MaximumConcurrency 5 is not 2..4"]
+
+
+@pytest.mark.parametrize(
+    ("region", "partition", "suffix"), [(REGION, "aws", "amazonaws.com"), ("cn-north-1", "aws-cn", "amazonaws.com.cn")]
+)
+def test_policy_fills_partition_account_and_stage(region: str, partition: str, suffix: str) -> None:
+    with mock_aws():
+        out = CliRunner().invoke(main, ["deploy", "policy", "--stage", "prod", "--region", region])
+    assert out.exit_code == 0, out.output
+    policies = json.loads(out.output)
+    assert policies["writer"]["role_name"] == "nicelist-prod-writer-role"
+    text = out.output
+    assert "<" not in text and "${" not in text
+    writer = {s["Sid"]: s for s in policies["writer"]["policy"]["Statement"]}
+    assert writer["WriteTheTable"]["Resource"] == f"arn:{partition}:dynamodb:{region}:123456789012:table/nicelist-prod"
+    assert writer["WriteTheTable"]["Action"] == ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"]
+    api = {s["Sid"]: s for s in policies["api"]["policy"]["Statement"]}
+    assert api["Enqueue"]["Action"] == ["sqs:SendMessage", "sqs:GetQueueUrl"]
+    assert (
+        api["DecryptApiKeysThroughSsmOnly"]["Condition"]["StringEquals"]["kms:ViaService"] == f"ssm.{region}.{suffix}"
+    )
+    for statement in [*writer.values(), *api.values()]:
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        if statement["Sid"] == "Metrics":  # PutMetricData has no resource; the namespace condition scopes it
+            assert statement["Condition"] == {"StringEquals": {"cloudwatch:namespace": "nicelist"}}
+            continue
+        assert all(r.startswith(f"arn:{partition}:") and ":123456789012:" in r for r in resources), statement
+
+
+def test_deploy_help() -> None:
+    for command in (["deploy"], ["deploy", "configure"], ["deploy", "check"], ["deploy", "policy"]):
+        assert CliRunner().invoke(main, [*command, "--help"]).exit_code == 0
