@@ -126,9 +126,7 @@ def _validate(data: Any, max_updates: int) -> list[StatusUpdate | LocationUpdate
     if len(items) > max_updates:
         raise Problem(413, "too_many_updates", f"at most {max_updates} updates per request")
     if not items:
-        raise Problem(
-            422, "invalid_updates", "the array is empty", [FieldError(None, "(body)", "no updates")]
-        )
+        raise Problem(422, "invalid_updates", "the array is empty", [FieldError(None, "(body)", "no updates")])
     valid: list[StatusUpdate | LocationUpdate] = []
     errors: list[FieldError] = []
     for index, item in enumerate(items):
@@ -149,7 +147,10 @@ def _render(problem: Problem) -> Response:
         errors = [ItemError(**e.as_dict()) for e in problem.errors]
     body = ErrorBody(error=problem.code, message=problem.message, errors=errors)
     headers = {"Retry-After": str(problem.retry_after)} if problem.retry_after else {}
-    return _json(problem.status, body.model_dump(exclude_none=True), headers)
+    payload = body.model_dump()
+    if errors is None:
+        del payload["errors"]
+    return _json(problem.status, payload, headers)
 
 
 def _request_id() -> str:

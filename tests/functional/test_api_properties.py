@@ -1,0 +1,141 @@
+"""Properties of POST /v1/updates under moto: whatever the body, no 5xx, and nothing invalid queued.
+
+For every body: the answer is one of 202/400/413/422; a 202 put exactly the accepted number
+of valid updates in the queue; any other answer put nothing there.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from flask.testing import FlaskClient
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from moto import mock_aws
+
+from producers.api import create_app
+from producers.settings import ProducerSettings
+from writer.contract import parse_body
+
+KEY = "prop-key"
+
+json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+child_ids = st.from_regex(r"\A[A-Za-z0-9_.-]{1,64}\Z") | st.text(max_size=70)
+timestamps = st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()) | st.text(max_size=30)
+numbers = st.floats(allow_nan=False) | st.integers(-1000, 1000) | st.text(max_size=5) | st.booleans()
+
+
+@st.composite
+def near_updates(draw: st.DrawFn) -> dict[str, Any]:
+    """Mostly-shaped updates: each field valid or not, sometimes missing, sometimes extra."""
+    kind = draw(st.sampled_from(["status", "location", "other"]))
+    update: dict[str, Any] = {"kind": kind, "child_id": draw(child_ids), "observed_at": draw(timestamps)}
+    if kind == "status":
+        update["status"] = draw(st.sampled_from(["naughty", "nice", "meh"]))
+        if draw(st.booleans()):
+            update["reason"] = draw(st.text(max_size=300) | st.integers())
+    else:
+        update["lat"] = draw(st.floats(-90, 90) | numbers)
+        update["lon"] = draw(st.floats(-180, 180) | numbers)
+        if draw(st.booleans()):
+            update["accuracy_m"] = draw(st.floats(0, 1e6) | numbers)
+    if draw(st.integers(0, 9)) == 0:
+        update.pop(draw(st.sampled_from(sorted(update))))
+    if draw(st.integers(0, 9)) == 0:
+        update[draw(st.text(min_size=1, max_size=8))] = draw(json_scalars)
+    return update
+
+
+valid_ids = st.from_regex(r"\A[A-Za-z0-9_.-]{1,64}\Z")
+valid_times = st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat())
+valid_updates = st.one_of(
+    st.fixed_dictionaries(
+        {"kind": st.just("status"), "child_id": valid_ids, "observed_at": valid_times,
+         "status": st.sampled_from(["naughty", "nice"])},
+        optional={"reason": st.text(max_size=280)},
+    ),
+    st.fixed_dictionaries(
+        {"kind": st.just("location"), "child_id": valid_ids, "observed_at": valid_times,
+         "lat": st.floats(-90, 90), "lon": st.floats(-180, 180)},
+        optional={"accuracy_m": st.floats(0, 1000)},
+    ),
+)  # fmt: skip
+
+
+def dumps(value: Any) -> bytes:
+    return json.dumps(value, allow_nan=True).encode()
+
+
+bodies = st.one_of(
+    valid_updates.map(dumps),
+    st.lists(valid_updates, min_size=1, max_size=40).map(dumps),
+    st.lists(valid_updates | near_updates(), min_size=1, max_size=10).map(dumps),
+    st.binary(max_size=200),
+    json_values.map(dumps),
+    near_updates().map(dumps),
+    st.lists(near_updates(), max_size=30).map(dumps),
+    st.lists(near_updates() | json_values, max_size=5).map(dumps),
+)
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[tuple[FlaskClient, Any, str]]:
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
+        url = sqs.create_queue(QueueName="nicelist-prop-updates")["QueueUrl"]
+        settings_ = ProducerSettings(stage="prop", api_keys=(KEY,), queue_url=url, max_body_bytes=64 * 1024)
+        yield create_app(settings_, sqs=sqs).test_client(), sqs, url
+
+
+def drain(sqs: Any, url: str) -> list[Any]:
+    updates: list[Any] = []
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        for message in messages:
+            parsed = parse_body(message["Body"])
+            assert not parsed.rejected, "an invalid update reached the queue"
+            updates += parsed.updates
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return updates
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=bodies)
+def test_no_body_causes_a_5xx_or_queues_anything_invalid(world: tuple[FlaskClient, Any, str], body: bytes) -> None:
+    client, sqs, url = world
+
+    response = client.post("/v1/updates", data=body, headers={"x-api-key": KEY}, content_type="application/json")
+
+    event(f"status {response.status_code}")
+    assert response.status_code in {202, 400, 413, 422}, response.get_data(as_text=True)
+    assert response.is_json
+    queued = drain(sqs, url)
+    if response.status_code == 202:
+        sent = json.loads(body)
+        assert len(queued) == response.get_json()["accepted"] == (len(sent) if isinstance(sent, list) else 1)
+        assert all(math.isfinite(getattr(u, "lat", 0.0)) for u in queued)
+    else:
+        assert queued == []
+        if response.status_code == 422:
+            assert all({"index", "field", "message"} <= set(e) for e in response.get_json()["errors"])
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(key=st.text(max_size=20).filter(lambda k: k != KEY), body=bodies)
+def test_without_the_key_nothing_is_queued(world: tuple[FlaskClient, Any, str], key: str, body: bytes) -> None:
+    client, sqs, url = world
+    headers = {"x-api-key": key} if key.isascii() and key.isprintable() else {}
+
+    response = client.post("/v1/updates", data=body, headers=headers, content_type="application/json")
+
+    assert response.status_code == 401
+    assert drain(sqs, url) == []
