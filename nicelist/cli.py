@@ -9,6 +9,8 @@ import click
 
 # "module:attribute" of each click command or group, in the order --help lists them.
 _COMMANDS: list[str] = [
+    "nicelist.demo.command:up",
+    "nicelist.demo.command:demo",
     "nicelist.local.tune:tune",
     "nicelist.provision:provision_command",
     "nicelist.status:status_command",

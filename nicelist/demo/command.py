@@ -1,0 +1,163 @@
+"""``nicelist up`` and ``nicelist demo``: the local stack, and the story told on it."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from nicelist.demo.chart import draw, series_for_chart
+from nicelist.demo.report import DemoReport
+from nicelist.demo.run import DemoOptions, Run, chart_path, run_buffered, run_direct
+from nicelist.local.processes import StartupError
+from nicelist.local.stack import LocalStack, StackConfig
+
+DIRECT_STAGE = "local-direct"
+
+
+def _stack_options(function: Any) -> Any:
+    options = [
+        click.option("--capacity", default=100, show_default=True, help="The local table's write capacity (WCU/s)."),
+        click.option("--write-rate", type=float, default=None, help="Writers' budget W (default 0.95 x capacity)."),
+        click.option("--concurrency", default=2, show_default=True, help="Writer executions (reserved = maximum)."),
+        click.option("--batch-size", default=10, show_default=True, help="Messages per writer invocation."),
+        click.option("--api-port", default=8080, show_default=True),
+        click.option("--moto-port", default=4566, show_default=True),
+        click.option("--meter-port", default=4567, show_default=True),
+        click.option("--run-dir", type=click.Path(path_type=Path), default=Path("runs/local"), show_default=True,
+                     help="Logs of every component, and the charts."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _config(**values: Any) -> StackConfig:
+    return StackConfig(
+        capacity=values["capacity"],
+        write_rate=values["write_rate"],
+        concurrency=values["concurrency"],
+        batch_size=values["batch_size"],
+        api_port=values["api_port"],
+        moto_port=values["moto_port"],
+        meter_port=values["meter_port"],
+        run_dir=values["run_dir"],
+    )
+
+
+@click.command("up")
+@_stack_options
+def up(**values: Any) -> None:
+    """Run the whole stack on this machine until Ctrl-C: moto server, meter, enqueue API, writers."""
+    config = _config(**values)
+    console = Console()
+    try:
+        with LocalStack(config) as stack:
+            console.print(f"[bold]nicelist {config.stage}[/] is up.")
+            console.print(f"  enqueue API   {stack.api_url}/v1/updates   (x-api-key: {config.api_key})")
+            console.print(f"  embedded AWS  {stack.aws_url}   (AWS_ENDPOINT_URL; any credentials)")
+            console.print(f"  metered DDB   {stack.dynamodb_url}/_meter/stats")
+            runtime = stack.runtime
+            if runtime is not None and runtime.control_url:
+                console.print(f"  writer tuning {runtime.control_url}   (nicelist tune --control-url …)")
+            console.print(f"  logs          {config.run_dir}/")
+            console.print("Ctrl-C stops everything.")
+            stopped = threading.Event()
+            signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+            with contextlib.suppress(KeyboardInterrupt):
+                stopped.wait()
+    except StartupError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@click.command("demo")
+@click.option("--updates", default=5000, show_default=True, help="Updates to send in the story.")
+@click.option("--children", default=500, show_default=True, help="Distinct children.")
+@click.option("--spike-factor", default=10.0, show_default=True, help="Spike write load, x table capacity.")
+@click.option("--seed", default=23, show_default=True)
+@click.option("--direct", is_flag=True, help="Only the 2017 way: producers write straight to the table.")
+@click.option("--compare", is_flag=True, help="Run the direct way, then the buffered way; one chart with both.")
+@click.option("--chart", "chart", type=click.Path(path_type=Path), default=None, help="PNG path (default: run dir).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report(s) as JSON.")
+@click.option("--no-live", is_flag=True, help="No live view while it runs.")
+@_stack_options
+def demo(
+    updates: int,
+    children: int,
+    spike_factor: float,
+    seed: int,
+    direct: bool,
+    compare: bool,
+    chart: Path | None,
+    as_json: bool,
+    no_live: bool,
+    **values: Any,
+) -> None:
+    """Start the stack, replay 23 December (quiet, a spike of ~10x the table's capacity, quiet), report.
+
+    Exits 0 only when nothing was lost: the table holds exactly the newest status and location of every
+    child the API accepted an update for, every track point, and the DLQ holds exactly the malformed
+    messages the demo injected. (--direct, which loses writes by design, therefore exits 1.)
+    """
+    config = _config(**values)
+    options = DemoOptions(updates=updates, children=children, spike_factor=spike_factor, seed=seed, live=not no_live)
+    reports: list[tuple[DemoReport, Run]] = []
+    try:
+        with LocalStack(config, extra_stages=[DIRECT_STAGE] if direct or compare else []) as stack:
+            if direct or compare:
+                reports.append(run_direct(stack, options, f"nicelist-{DIRECT_STAGE}"))
+            if not direct:
+                report, run, monitor = run_buffered(stack, options)
+                depth = {s.second: s.queued for s in monitor.timeline.snapshot()}
+                reports.append((report, run))
+                report.series["queue"] = [depth]
+    except StartupError as error:
+        raise click.ClickException(str(error)) from None
+    path = chart or chart_path(config.run_dir, "compare" if compare else ("direct" if direct else "demo"))
+    _chart(reports, path, float(config.capacity))
+    for report, _ in reports:
+        report.chart = str(path)
+    _print(reports, as_json)
+    sys.exit(0 if all(r.ok for r, _ in reports) else 1)
+
+
+def _chart(reports: list[tuple[DemoReport, Run]], path: Path, capacity: float) -> None:
+    panels = []
+    length = max(int(run.finished - run.started) + 2 for _, run in reports)
+    for report, run in reports:
+        start = int(run.started)
+        depth = report.series.get("queue", [{}])[0]
+        data = series_for_chart(start, start + length, run.counts.per_second, report.series["meter"], depth)
+        title = (
+            f"{report.mode}: {report.accepted:,} accepted, {report.lost:,} lost, "
+            f"peak {report.rates.peak_units_per_second} WCU/s"
+        )
+        panels.append((title, data))
+    draw(path, panels, capacity)
+
+
+def _print(reports: list[tuple[DemoReport, Run]], as_json: bool) -> None:
+    if as_json:
+        payload = [r.as_dict() for r, _ in reports]
+        click.echo(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2))
+        return
+    console = Console()
+    table = Table(title="nicelist demo report", show_header=len(reports) > 1)
+    table.add_column("")
+    for report, _ in reports:
+        table.add_column(report.mode, justify="right")
+    rows = [dict(r.lines()) for r, _ in reports]
+    for label in rows[-1]:
+        table.add_row(label, *(row.get(label, "") for row in rows))
+    console.print(table)
+    for report, _ in reports:
+        verdict = "[green]OK[/]: nothing lost" if report.ok else f"[red]FAILED[/]: {report.lost} lost"
+        console.print(f"{report.mode}: {verdict}")

@@ -1,0 +1,129 @@
+"""The demo's report: what was sent, what the table shows, how the table's write rate behaved."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from nicelist.demo.verify import Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class RateFigures:
+    """The table's write rate as the meter saw it, per epoch second."""
+
+    capacity: float
+    budget: float
+    total_units: int
+    throttled_units: int
+    throttle_events: int
+    peak_units_per_second: int
+    mean_units_per_second: float  # over the seconds the table was being written
+    drain_seconds: float  # from the spike's start until the last write
+    ideal_drain_seconds: float  # units written in that window / capacity
+
+    @property
+    def peak_ratio(self) -> float:
+        return self.peak_units_per_second / self.capacity if self.capacity else 0.0
+
+    @property
+    def drain_ratio(self) -> float:
+        return self.drain_seconds / self.ideal_drain_seconds if self.ideal_drain_seconds else 0.0
+
+
+@dataclass(slots=True)
+class DemoReport:
+    mode: str  # "buffered" (through SQS) or "direct" (the 2017 way)
+    updates: int
+    sent: int
+    accepted: int
+    rejected_at_edge: int
+    not_accepted: int  # refused after retries (the producer was told so)
+    retried: int
+    injected_malformed: int
+    dead_lettered: int
+    verdict: Verdict
+    rates: RateFigures
+    seconds: float
+    chart: str | None = None
+    series: dict[str, list[Any]] = field(default_factory=dict)
+
+    @property
+    def lost(self) -> int:
+        return self.verdict.lost
+
+    @property
+    def ok(self) -> bool:
+        return self.lost == 0 and self.dead_lettered == self.injected_malformed
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["lost"] = self.lost
+        data["ok"] = self.ok
+        data["rates"]["peak_ratio"] = round(self.rates.peak_ratio, 3)
+        data["rates"]["drain_ratio"] = round(self.rates.drain_ratio, 3)
+        data.pop("series")
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), indent=2)
+
+    def lines(self) -> list[tuple[str, str]]:
+        """(label, value) rows for the terminal."""
+        verdict, rates = self.verdict, self.rates
+        rows = [
+            ("mode", self.mode),
+            ("updates sent", f"{self.sent:,}"),
+            ("accepted (202)", f"{self.accepted:,}"),
+            ("rejected at the edge (4xx)", f"{self.rejected_at_edge:,}"),
+            ("not accepted after retries", f"{self.not_accepted:,}"),
+            ("malformed, injected into SQS", f"{self.injected_malformed:,} messages"),
+            ("dead-lettered", f"{self.dead_lettered:,} messages"),
+            ("state registers correct", f"{verdict.registers_correct:,} / {verdict.registers_expected:,}"),
+            (
+                "track points present",
+                f"{verdict.track_expected - verdict.track_missing:,} / {verdict.track_expected:,}",
+            ),
+            ("lost", f"{self.lost:,}"),
+            ("table capacity / writers' budget", f"{rates.capacity:g} / {rates.budget:g} WCU/s"),
+            (
+                "write units reaching the table",
+                f"{rates.total_units:,} (throttled: {rates.throttled_units:,})",
+            ),
+            (
+                "peak one-second write rate",
+                f"{rates.peak_units_per_second} WCU/s = {rates.peak_ratio:.2f} x capacity",
+            ),
+            ("mean write rate while writing", f"{rates.mean_units_per_second:.1f} WCU/s"),
+            (
+                "drain time (spike start → last write)",
+                f"{rates.drain_seconds:.0f} s = {rates.drain_ratio:.3f} x ideal {rates.ideal_drain_seconds:.1f} s",
+            ),
+            ("wall time", f"{self.seconds:.0f} s"),
+        ]
+        if self.chart:
+            rows.append(("chart", self.chart))
+        return rows
+
+
+def rate_figures(series: list[dict[str, int]], capacity: float, budget: float, spike_start: int) -> RateFigures:
+    """Figures from the meter's per-second series (epoch seconds, zeros included)."""
+    writing = [s for s in series if s["units"] > 0]
+    total = sum(s["units"] for s in series)
+    if not writing:
+        return RateFigures(capacity, budget, 0, 0, 0, 0, 0.0, 0.0, 0.0)
+    last = writing[-1]["second"]
+    window = [s for s in series if spike_start <= s["second"] <= last]
+    window_units = sum(s["units"] for s in window)
+    return RateFigures(
+        capacity=capacity,
+        budget=budget,
+        total_units=total,
+        throttled_units=sum(s["throttled_units"] for s in series),
+        throttle_events=sum(s["throttle_events"] for s in series),
+        peak_units_per_second=max(s["units"] for s in series),
+        mean_units_per_second=total / len(writing),
+        drain_seconds=float(last - spike_start + 1),
+        ideal_drain_seconds=window_units / capacity if capacity else 0.0,
+    )

@@ -1,0 +1,216 @@
+"""The local stack (DESIGN.md, contract 6): embedded AWS, the meter, the enqueue API and the writer runtime.
+
+Start order is dependency order, stop order its reverse, and every child process is stopped
+even when start-up fails half-way or the user presses Ctrl-C. Nothing here needs Docker or an
+AWS account: moto server is the AWS, and every boto3 client of the stack is pointed at it with
+fixed dummy credentials, so real credentials in the shell are never sent anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import boto3
+
+from nicelist.local.config import RuntimeConfig, Tuning
+from nicelist.local.processes import ChildProcess, StartupError, port_is_free, python_module
+from nicelist.local.runtime import WriterRuntime
+from nicelist.names import StageNames
+from nicelist.provision import Clients, ProvisionOptions, ProvisionResult, provision_stage
+
+REGION = "us-east-1"
+DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+@dataclass(frozen=True, slots=True)
+class StackConfig:
+    """What ``nicelist up`` and ``nicelist demo`` may change. Defaults fit this 2-core machine."""
+
+    stage: str = "local"
+    host: str = "127.0.0.1"
+    moto_port: int = 4566
+    meter_port: int = 4567
+    api_port: int = 8080
+    api_key: str = "local-dev-key"
+    api_workers: int = 2
+    api_threads: int = 8
+    capacity: int = 100  # the table's provisioned WCU, enforced by the meter
+    write_rate: float | None = None  # the writers' budget W; None: 0.95 x capacity (see README)
+    enforce: bool = True
+    burst_seconds: float = 0.0
+    concurrency: int = 2  # reserved concurrency = the mapping's maximum concurrency
+    batch_size: int = 10
+    batching_window: float = 0.0
+    writer_timeout: int = 30
+    run_dir: Path = field(default_factory=lambda: Path("runs/local"))
+
+    @property
+    def budget(self) -> float:
+        return self.write_rate if self.write_rate is not None else round(self.capacity * 0.95, 1)
+
+
+class LocalStack:
+    """Everything of one stage on this machine; a context manager that always cleans up."""
+
+    def __init__(self, config: StackConfig, extra_stages: Sequence[str] = ()) -> None:
+        """``extra_stages``: more stages on the same embedded AWS (the demo's direct-write table)."""
+        self.config = config
+        self.extra_stages = list(extra_stages)
+        self.names = StageNames(config.stage)
+        self.provisioned: ProvisionResult | None = None
+        self.runtime: WriterRuntime | None = None
+        self._children: list[ChildProcess] = []
+
+    # -- where things are -------------------------------------------------------------------
+    @property
+    def aws_url(self) -> str:
+        return f"http://{self.config.host}:{self.config.moto_port}"
+
+    @property
+    def dynamodb_url(self) -> str:
+        """DynamoDB as the writers see it: through the meter."""
+        return f"http://{self.config.host}:{self.config.meter_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.config.host}:{self.config.api_port}"
+
+    def session(self) -> boto3.Session:
+        return boto3.Session(
+            aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            region_name=REGION,
+        )
+
+    def client(self, service: str, *, metered: bool = False) -> Any:
+        url = self.dynamodb_url if metered and service == "dynamodb" else self.aws_url
+        return self.session().client(service, endpoint_url=url)  # type: ignore[call-overload]
+
+    def aws_env(self) -> dict[str, str]:
+        """Environment for a process of the stack: moto for everything, the meter for DynamoDB."""
+        return {
+            **DUMMY_CREDENTIALS,
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ENDPOINT_URL": self.aws_url,
+            "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb_url,
+            "NICELIST_STAGE": self.config.stage,
+        }
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def __enter__(self) -> LocalStack:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self._check_ports()
+        self.config.run_dir.mkdir(parents=True, exist_ok=True)
+        self._start_child(
+            "moto",
+            python_module("moto.server", "-H", self.config.host, "-p", str(self.config.moto_port)),
+            self.config.moto_port,
+        )
+        self._start_child("meter", self._meter_argv(), self.config.meter_port)
+        clients = Clients.create(self.session(), endpoint_url=self.aws_url)
+        options = ProvisionOptions(
+            write_capacity=self.config.capacity,
+            write_rate=self.config.budget,
+            writer_timeout=self.config.writer_timeout,
+        )
+        self.provisioned = provision_stage(self.config.stage, clients, options)
+        for stage in self.extra_stages:
+            provision_stage(stage, clients, options)
+        self._start_child("api", self._api_argv(), self.config.api_port, env=self._api_env())
+        self.runtime = WriterRuntime(self._runtime_config(), sqs_client=self.client("sqs"))
+        self.runtime.start()
+
+    def stop(self) -> None:
+        runtime, self.runtime = self.runtime, None
+        if runtime is not None:
+            runtime.stop()
+        while self._children:
+            self._children.pop().stop()
+
+    def _check_ports(self) -> None:
+        config = self.config
+        busy = [p for p in (config.moto_port, config.meter_port, config.api_port) if not port_is_free(config.host, p)]
+        if busy:
+            raise StartupError(
+                f"port(s) {', '.join(map(str, busy))} on {config.host} are in use "
+                "(another `nicelist up`?); stop it or pass other ports"
+            )
+
+    def _start_child(self, name: str, argv: list[str], port: int, env: dict[str, str] | None = None) -> None:
+        child = ChildProcess(name, argv, self.config.run_dir, env={**os.environ, **self.aws_env(), **(env or {})})
+        self._children.append(child)
+        child.start(port=port, host=self.config.host)
+
+    def _meter_argv(self) -> list[str]:
+        config = self.config
+        args = [
+            "--upstream", self.aws_url, "--host", config.host, "--port", str(config.meter_port),
+            "--burst-seconds", str(config.burst_seconds),
+        ]  # fmt: skip
+        for stage in [config.stage, *self.extra_stages]:
+            args += ["--capacity", f"{StageNames(stage).table}={config.capacity}"]
+        if not config.enforce:
+            args.append("--no-enforce")
+        return python_module("nicelist.local.meter", *args)
+
+    def _api_argv(self) -> list[str]:
+        config = self.config
+        return python_module(
+            "producers.serve",
+            "--host", config.host, "--port", str(config.api_port),
+            "--workers", str(config.api_workers), "--threads", str(config.api_threads),
+        )  # fmt: skip
+
+    def _api_env(self) -> dict[str, str]:
+        assert self.provisioned is not None
+        return {
+            "NICELIST_API_KEYS": self.config.api_key,
+            "NICELIST_QUEUE_URL": self.provisioned.queue_url,
+        }
+
+    def _runtime_config(self) -> RuntimeConfig:
+        assert self.provisioned is not None
+        config = self.config
+        environment = {
+            **self.aws_env(),
+            "NICELIST_CONCURRENCY": str(config.concurrency),
+            "NICELIST_DLQ_URL": self.provisioned.dlq_url,
+            "NICELIST_QUEUE_URL": self.provisioned.queue_url,
+            "POWERTOOLS_METRICS_NAMESPACE": "nicelist",
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+        }
+        return RuntimeConfig(
+            queue_url=self.provisioned.queue_url,
+            tuning=Tuning(
+                reserved_concurrency=config.concurrency,
+                maximum_concurrency=config.concurrency,
+                batch_size=config.batch_size,
+                batching_window_seconds=config.batching_window,
+            ),
+            timeout_seconds=float(config.writer_timeout),
+            memory_mb=256,
+            environment=environment,
+            endpoint_url=self.aws_url,
+            region=REGION,
+            function_name=self.names.writer_function,
+            control_port=0,
+            log_path=config.run_dir / "writer.log",
+        )
