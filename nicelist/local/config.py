@@ -36,6 +36,11 @@ class Tuning:
     batching_window_seconds: float = 0.0
 
     def __post_init__(self) -> None:
+        counts = (self.maximum_concurrency, self.batch_size, self.reserved_concurrency or 0)
+        if any(isinstance(n, bool) or not isinstance(n, int) for n in counts):
+            raise ConfigError("concurrencies and batch size must be whole numbers")
+        if isinstance(self.batching_window_seconds, bool) or not isinstance(self.batching_window_seconds, int | float):
+            raise ConfigError("the batching window must be a number of seconds")
         if self.reserved_concurrency is not None and self.reserved_concurrency < 0:
             raise ConfigError("reserved concurrency must be >= 0")
         if self.maximum_concurrency < 1:

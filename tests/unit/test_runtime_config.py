@@ -18,6 +18,9 @@ from nicelist.local.config import ConfigError, RuntimeConfig, Tuning
         {"batching_window_seconds": 301},
         {"maximum_concurrency": 0},
         {"reserved_concurrency": -1},
+        {"batch_size": 2.5},
+        {"maximum_concurrency": True},
+        {"batching_window_seconds": "1"},
     ],
 )
 def test_tuning_rejects_what_aws_rejects(settings: dict[str, Any]) -> None:
