@@ -1,0 +1,369 @@
+"""Throttling, unprocessed items and errors, which moto never produces.
+
+Emulated with botocore ``before-call`` hooks on the writer's own DynamoDB client: a hook either
+answers in DynamoDB's place (an error, or a BatchWriteItem that leaves ``UnprocessedItems``,
+having written the processed part through another client) or returns ``None`` to let the call
+through to moto. Time is a fake clock that only moves when the writer sleeps, so backoff and
+deadlines run instantly and exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import threading
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from botocore.exceptions import EndpointConnectionError
+
+from tests.support.events import FakeContext, envelope, location, sqs_record, status
+from tests.support.writer import Stage
+from writer.handler import handle
+from writer.processor import WriterDeps
+from writer.ratelimit import AimdController, TokenBucket
+
+Answer = tuple[Any, dict[str, Any]] | None
+Responder = Callable[[dict[str, Any]], Answer]
+AT = "2026-12-23T18:00:{:02d}Z"
+
+
+class FakeTime:
+    """A thread-safe clock that moves only when someone sleeps; backoff sleeps are recorded."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.backoffs: list[float] = []
+        self._lock = threading.Lock()
+
+    def clock(self) -> float:
+        with self._lock:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.backoffs.append(seconds)
+            self.now += seconds
+
+    def budget_sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.now += seconds
+
+
+def on_fake_time(deps: WriterDeps, time: FakeTime, max_attempts: int | None = None) -> WriterDeps:
+    """The same deps with bucket, controller, backoff and deadline on ``time``."""
+    pacing = deps.pacing
+    share = pacing.share
+    fake = dataclasses.replace(
+        pacing,
+        bucket=TokenBucket(rate=share, burst=0.0, clock=time.clock, sleep=time.budget_sleep),
+        controller=AimdController(clock=time.clock),
+        clock=time.clock,
+        sleep=time.sleep,
+        rng=random.Random(7),
+        max_attempts=max_attempts or pacing.max_attempts,
+    )
+    return dataclasses.replace(deps, pacing=fake)
+
+
+class Hooks:
+    """Answers DynamoDB calls of the writer's client in moto's place when a responder says so."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.calls: dict[str, list[dict[str, Any]]] = {}
+
+    def on(self, operation: str, responder: Responder) -> list[dict[str, Any]]:
+        calls = self.calls.setdefault(operation, [])
+
+        def hook(params: dict[str, Any], **_: Any) -> Answer:
+            request = json.loads(params["body"])
+            calls.append(request)
+            return responder(request)
+
+        self.client.meta.events.register(f"before-call.dynamodb.{operation}", hook)
+        return calls
+
+
+def error(code: str, status_code: int = 400) -> Answer:
+    body = {"Error": {"Code": code, "Message": f"emulated {code}"}}
+    return SimpleNamespace(status_code=status_code, headers={}), {
+        **body,
+        "ResponseMetadata": {"HTTPStatusCode": status_code},
+    }
+
+
+def ok(parsed: dict[str, Any]) -> Answer:
+    return SimpleNamespace(status_code=200, headers={}), {
+        **parsed,
+        "ResponseMetadata": {"HTTPStatusCode": 200},
+    }
+
+
+def first_n(n: int, answer: Answer) -> Responder:
+    """Answer the first ``n`` calls, let the rest through."""
+    count = 0
+
+    def respond(_: dict[str, Any]) -> Answer:
+        nonlocal count
+        count += 1
+        return answer if count <= n else None
+
+    return respond
+
+
+def child_of(request: dict[str, Any]) -> str:
+    return str(request["Item"]["child_id"]["S"])
+
+
+def batch_keys(request: dict[str, Any]) -> set[tuple[str, str]]:
+    [(_, writes)] = request["RequestItems"].items()
+    return {(w["PutRequest"]["Item"]["child_id"]["S"], w["PutRequest"]["Item"]["sk"]["S"]) for w in writes}
+
+
+def leave_unprocessed(stage: Stage, unprocessed: Callable[[tuple[str, str]], bool], times: int) -> Responder:
+    """For ``times`` calls, write the items not matching ``unprocessed`` and hand those back."""
+    count = 0
+
+    def respond(request: dict[str, Any]) -> Answer:
+        nonlocal count
+        count += 1
+        if count > times:
+            return None
+        [(table, writes)] = request["RequestItems"].items()
+        done, left = [], []
+        for write in writes:
+            item = write["PutRequest"]["Item"]
+            (left if unprocessed((item["child_id"]["S"], item["sk"]["S"])) else done).append(write)
+        if done:
+            stage.dynamodb.batch_write_item(RequestItems={table: done})
+        return ok({"UnprocessedItems": {table: left} if left else {}})
+
+    return respond
+
+
+@pytest.fixture
+def time() -> FakeTime:
+    return FakeTime()
+
+
+def failures(response: Any) -> set[str]:
+    return {entry["itemIdentifier"] for entry in response["batchItemFailures"]}
+
+
+# --- PutItem (state registers) ----------------------------------------------------------------
+
+
+def test_a_throttled_put_is_retried_with_backoff_and_written(stage: Stage, time: FakeTime) -> None:
+    # GIVEN a table that throttles the first three PutItem calls
+    deps = on_fake_time(stage.deps(), time)
+    puts = Hooks(deps.dynamodb).on("PutItem", first_n(3, error("ProvisionedThroughputExceededException")))
+    # WHEN one status is processed
+    event = {"Records": [sqs_record(status("c-1", AT.format(1), "naughty"), message_id="m-1")]}
+    response = handle(event, FakeContext(), deps)
+    # THEN it is written on the fourth attempt after three growing, jittered waits
+    assert response == {"batchItemFailures": []}
+    assert len(puts) == 4
+    assert stage.items("c-1")["STATUS"]["status"] == {"S": "naughty"}
+    assert len(time.backoffs) == 3
+    for attempt, delay in enumerate(time.backoffs):
+        assert 0 <= delay <= min(deps.pacing.backoff_cap, deps.pacing.backoff_base * 2**attempt)
+    # AND the throttles cut this execution's rate
+    assert deps.pacing.controller.fraction < 1.0
+    assert deps.pacing.bucket.rate < deps.pacing.share
+
+
+@pytest.mark.parametrize("code", ["ThrottlingException", "RequestLimitExceeded"])
+def test_every_throttling_code_is_retried(stage: Stage, time: FakeTime, code: str) -> None:
+    deps = on_fake_time(stage.deps(), time)
+    Hooks(deps.dynamodb).on("PutItem", first_n(1, error(code)))
+    event = {"Records": [sqs_record(status("c-1", AT.format(1)), message_id="m-1")]}
+    assert handle(event, FakeContext(), deps) == {"batchItemFailures": []}
+    assert "STATUS" in stage.items("c-1")
+
+
+def test_throttling_until_the_deadline_hands_the_message_back(stage: Stage, time: FakeTime) -> None:
+    # GIVEN one child whose writes are always throttled, next to one that is fine
+    deps = on_fake_time(stage.deps(max_attempts=10_000), time)
+
+    def throttle_c1(request: dict[str, Any]) -> Answer:
+        return error("ProvisionedThroughputExceededException") if child_of(request) == "c-1" else None
+
+    puts = Hooks(deps.dynamodb).on("PutItem", throttle_c1)
+    event = {
+        "Records": [
+            sqs_record(status("c-1", AT.format(1)), message_id="m-1"),
+            sqs_record(status("c-2", AT.format(1)), message_id="m-2"),
+        ]
+    }
+    # WHEN processed with 10 s left and the default 3 s margin
+    response = handle(event, FakeContext(timeout_s=10.0), deps)
+    # THEN the throttled message comes back to the queue and its neighbour is written
+    assert failures(response) == {"m-1"}
+    assert stage.items("c-1") == {}
+    assert "STATUS" in stage.items("c-2")
+    # AND the writer kept trying until the deadline (not until max_attempts), never past it
+    assert len([p for p in puts if child_of(p) == "c-1"]) > 8
+    assert time.now <= 7.0 + 1e-9
+    # AND nothing went to the DLQ for throttling alone
+    assert stage.dlq_messages() == []
+
+
+def test_running_out_of_attempts_hands_the_message_back(stage: Stage, time: FakeTime) -> None:
+    deps = on_fake_time(stage.deps(max_attempts=3), time)
+    puts = Hooks(deps.dynamodb).on("PutItem", lambda _: error("ProvisionedThroughputExceededException"))
+    event = {"Records": [sqs_record(status("c-1", AT.format(1)), message_id="m-1")]}
+    assert failures(handle(event, FakeContext(), deps)) == {"m-1"}
+    assert len(puts) == 3
+    assert stage.dlq_messages() == []
+
+
+def test_a_server_error_is_retried_without_cutting_the_rate(stage: Stage, time: FakeTime) -> None:
+    deps = on_fake_time(stage.deps(), time)
+    puts = Hooks(deps.dynamodb).on("PutItem", first_n(2, error("InternalServerError", 500)))
+    event = {"Records": [sqs_record(status("c-1", AT.format(1)), message_id="m-1")]}
+    assert handle(event, FakeContext(), deps) == {"batchItemFailures": []}
+    assert len(puts) == 3
+    assert "STATUS" in stage.items("c-1")
+    assert deps.pacing.controller.fraction == 1.0
+
+
+def test_a_connection_error_is_retried(stage: Stage, time: FakeTime) -> None:
+    deps = on_fake_time(stage.deps(), time)
+    raised = 0
+
+    def drop_once(_: dict[str, Any]) -> Answer:
+        nonlocal raised
+        raised += 1
+        if raised == 1:
+            raise EndpointConnectionError(endpoint_url="https://dynamodb.example")
+        return None
+
+    Hooks(deps.dynamodb).on("PutItem", drop_once)
+    event = {"Records": [sqs_record(status("c-1", AT.format(1)), message_id="m-1")]}
+    assert handle(event, FakeContext(), deps) == {"batchItemFailures": []}
+    assert raised == 2 and "STATUS" in stage.items("c-1")
+
+
+def test_a_permanent_error_fails_only_its_message(stage: Stage, time: FakeTime) -> None:
+    # GIVEN DynamoDB rejecting the write for one child as invalid
+    deps = on_fake_time(stage.deps(), time)
+
+    def reject_c1(request: dict[str, Any]) -> Answer:
+        return error("ValidationException") if child_of(request) == "c-1" else None
+
+    puts = Hooks(deps.dynamodb).on("PutItem", reject_c1)
+    event = {
+        "Records": [
+            sqs_record(status("c-0", AT.format(1)), message_id="m-0"),
+            sqs_record(status("c-1", AT.format(1)), message_id="m-1"),
+            sqs_record(envelope(status("c-2", AT.format(1)), status("c-3", AT.format(1))), message_id="m-2"),
+        ]
+    }
+    response = handle(event, FakeContext(), deps)
+    # THEN its message fails at once (no retries; SQS redrive will take it to the DLQ) ...
+    assert failures(response) == {"m-1"}
+    assert len([p for p in puts if child_of(p) == "c-1"]) == 1
+    assert time.backoffs == []
+    # ... and its neighbours are written
+    assert all("STATUS" in stage.items(c) for c in ("c-0", "c-2", "c-3"))
+    assert stage.dlq_messages() == []
+
+
+# --- BatchWriteItem (track points) ------------------------------------------------------------
+
+
+def three_messages_of_track_points() -> dict[str, Any]:
+    """m-a, m-b and m-c each carry 10 fixes for their own child: 30 track points, 2 chunks."""
+    records = [
+        sqs_record(envelope(*[location(child, AT.format(s), lat=float(s)) for s in range(10)]), message_id=m)
+        for child, m in (("c-a", "m-a"), ("c-b", "m-b"), ("c-c", "m-c"))
+    ]
+    return {"Records": records}
+
+
+def tracks(stage: Stage, child: str) -> set[str]:
+    return {sk for sk in stage.items(child) if sk.startswith("LOC#")}
+
+
+def test_unprocessed_items_alone_are_retried_and_written(stage: Stage, time: FakeTime) -> None:
+    # GIVEN BatchWriteItem leaving c-b's items unprocessed on the first two calls
+    deps = on_fake_time(stage.deps(), time)
+    calls = Hooks(deps.dynamodb).on("BatchWriteItem", leave_unprocessed(stage, lambda key: key[0] == "c-b", times=2))
+    # WHEN three messages of track points are processed
+    response = handle(three_messages_of_track_points(), FakeContext(), deps)
+    # THEN every point is written and every message is done
+    assert response == {"batchItemFailures": []}
+    assert all(len(tracks(stage, c)) == 10 for c in ("c-a", "c-b", "c-c"))
+    # AND the retries carried exactly the unprocessed items, nothing already written
+    sent = [batch_keys(call) for call in calls]
+    assert sum(len(keys) for keys in sent) == 30 + 10  # c-b's 10 were sent again, once more
+    retried = [keys for keys in sent if all(child == "c-b" for child, _ in keys)]
+    assert retried and set().union(*retried) == {k for k in sent[0] | sent[1] if k[0] == "c-b"}
+    assert len(time.backoffs) >= 1
+    assert deps.pacing.controller.fraction < 1.0
+
+
+def test_items_unprocessed_until_the_deadline_fail_exactly_their_messages(stage: Stage, time: FakeTime) -> None:
+    # GIVEN c-b's track points never processed
+    deps = on_fake_time(stage.deps(max_attempts=10_000), time)
+    Hooks(deps.dynamodb).on("BatchWriteItem", leave_unprocessed(stage, lambda key: key[0] == "c-b", times=10**9))
+    # WHEN processed with a deadline
+    response = handle(three_messages_of_track_points(), FakeContext(timeout_s=8.0), deps)
+    # THEN only m-b comes back; the others' points are all written
+    assert failures(response) == {"m-b"}
+    assert tracks(stage, "c-b") == set()
+    assert len(tracks(stage, "c-a")) == len(tracks(stage, "c-c")) == 10
+    assert stage.dlq_messages() == []
+
+
+def test_a_message_whose_point_is_shared_fails_with_it(stage: Stage, time: FakeTime) -> None:
+    # GIVEN the same fix delivered in two messages, and that point never processed
+    deps = on_fake_time(stage.deps(max_attempts=4), time)
+    shared = location("c-s", AT.format(5), lat=5.0)
+    Hooks(deps.dynamodb).on("BatchWriteItem", leave_unprocessed(stage, lambda key: key[0] == "c-s", times=10**9))
+    event = {
+        "Records": [
+            sqs_record(envelope(shared, location("c-t", AT.format(1))), message_id="m-1"),
+            sqs_record(shared, message_id="m-2"),
+            sqs_record(location("c-t", AT.format(2)), message_id="m-3"),
+        ]
+    }
+    # THEN both messages that carried it come back, the third does not
+    assert failures(handle(event, FakeContext(), deps)) == {"m-1", "m-2"}
+
+
+def test_a_throttled_batch_write_is_retried_whole(stage: Stage, time: FakeTime) -> None:
+    deps = on_fake_time(stage.deps(), time)
+    calls = Hooks(deps.dynamodb).on("BatchWriteItem", first_n(1, error("ProvisionedThroughputExceededException")))
+    event = {"Records": [sqs_record(envelope(*[location("c-a", AT.format(s)) for s in range(5)]))]}
+    assert handle(event, FakeContext(), deps) == {"batchItemFailures": []}
+    assert len(calls) == 2 and batch_keys(calls[0]) == batch_keys(calls[1])
+    assert len(tracks(stage, "c-a")) == 5
+
+
+def test_a_server_error_on_batch_write_is_retried(stage: Stage, time: FakeTime) -> None:
+    deps = on_fake_time(stage.deps(), time)
+    calls = Hooks(deps.dynamodb).on("BatchWriteItem", first_n(2, error("InternalServerError", 500)))
+    event = {"Records": [sqs_record(envelope(*[location("c-a", AT.format(s)) for s in range(3)]))]}
+    assert handle(event, FakeContext(), deps) == {"batchItemFailures": []}
+    assert len(calls) == 3 and len(tracks(stage, "c-a")) == 3
+
+
+def test_a_permanent_batch_write_error_fails_the_chunks_messages_only(stage: Stage, time: FakeTime) -> None:
+    # GIVEN 30 track points (chunks of 25 and 5) and DynamoDB rejecting the second chunk
+    deps = on_fake_time(stage.deps(), time)
+
+    def reject_small_chunk(request: dict[str, Any]) -> Answer:
+        return error("ValidationException") if len(batch_keys(request)) < 25 else None
+
+    Hooks(deps.dynamodb).on("BatchWriteItem", reject_small_chunk)
+    response = handle(three_messages_of_track_points(), FakeContext(), deps)
+    # THEN only the message whose points were in that chunk fails (chunks follow message order)
+    assert failures(response) == {"m-c"}
+    assert len(tracks(stage, "c-a")) == len(tracks(stage, "c-b")) == 10
+    # and the state registers, written by PutItem, are not held back
+    assert "LOCATION" in stage.items("c-c")
