@@ -28,9 +28,7 @@ def aws_errors() -> Iterator[None]:
         yield
     except ClientError as error:
         info = error.response.get("Error", {})
-        raise click.ClickException(
-            f"{info.get('Code', 'ClientError')}: {info.get('Message', error)}"
-        ) from error
+        raise click.ClickException(f"{info.get('Code', 'ClientError')}: {info.get('Message', error)}") from error
     except BotoCoreError as error:
         raise click.ClickException(str(error)) from error
 

@@ -51,9 +51,7 @@ def configure_command(
             result = configure_mapping(target.client("lambda"), target.client("sqs"), target.stage, settings)
         except DeployError as error:
             raise click.ClickException(str(error)) from error
-    line = (
-        f"{result['action']} mapping {result['uuid']} (maximum concurrency {result['maximum_concurrency']})"
-    )
+    line = f"{result['action']} mapping {result['uuid']} (maximum concurrency {result['maximum_concurrency']})"
     emit(result, as_json=as_json, lines=[line])
 
 
@@ -63,9 +61,7 @@ def configure_command(
 def check_command(target: AwsTarget, as_json: bool) -> None:
     """Verify the deployed stage against DESIGN.md's traps; exit 1 listing every problem."""
     with aws_errors():
-        problems = check_stage(
-            target.client("lambda"), target.client("sqs"), target.client("cloudwatch"), target.stage
-        )
+        problems = check_stage(target.client("lambda"), target.client("sqs"), target.client("cloudwatch"), target.stage)
     lines = [f"PROBLEM  {p}" for p in problems] or [f"stage {target.stage}: no problems found"]
     emit({"stage": target.stage, "problems": problems}, as_json=as_json, lines=lines)
     if problems:

@@ -28,9 +28,7 @@ def _function(lambda_client: Any, name: str, problems: list[str]) -> dict[str, A
     variables = configuration.get("Environment", {}).get("Variables", {})
     for variable in _LOG_LEVEL_VARIABLES:
         if variables.get(variable) != "INFO":
-            problems.append(
-                f"{name}: {variable} is {variables.get(variable)!r}, not 'INFO' (events would be logged)"
-            )
+            problems.append(f"{name}: {variable} is {variables.get(variable)!r}, not 'INFO' (events would be logged)")
     return configuration
 
 
@@ -56,9 +54,7 @@ def _queue_problems(queue: dict[str, str], dlq: dict[str, str], timeout: int | N
     if int(redrive.get("maxReceiveCount", 0)) < 5:
         problems.append(f"maxReceiveCount is {redrive.get('maxReceiveCount')}, must be >= 5")
     if timeout is not None and int(queue["VisibilityTimeout"]) < 6 * timeout:
-        problems.append(
-            f"visibility timeout {queue['VisibilityTimeout']} s < 6 x the writer's {timeout} s timeout"
-        )
+        problems.append(f"visibility timeout {queue['VisibilityTimeout']} s < 6 x the writer's {timeout} s timeout")
     if int(dlq["MessageRetentionPeriod"]) <= int(queue["MessageRetentionPeriod"]):
         problems.append("the DLQ's retention is not longer than the queue's")
     return problems
@@ -82,9 +78,7 @@ def _mapping_problems(lambda_client: Any, function: str, queue_arn: str) -> list
             problems.append(f"mapping {mapping['UUID']} lacks ReportBatchItemFailures: failures are lost")
         maximum = (mapping.get("ScalingConfig") or {}).get("MaximumConcurrency")
         if maximum is None:
-            problems.append(
-                f"mapping {mapping['UUID']} has no MaximumConcurrency: the poller outruns the function"
-            )
+            problems.append(f"mapping {mapping['UUID']} has no MaximumConcurrency: the poller outruns the function")
         elif maximum < MIN_MAXIMUM_CONCURRENCY or (reserved is not None and maximum > reserved):
             problems.append(f"mapping {mapping['UUID']} MaximumConcurrency {maximum} is not 2..{reserved}")
     return problems
@@ -107,8 +101,6 @@ def check_stage(lambda_client: Any, sqs: Any, cloudwatch: Any, stage: str) -> li
         timeout = None if writer is None else int(writer["Timeout"])
         problems += _queue_problems(queues[names.queue], queues[names.dlq], timeout)
         if writer is not None:
-            problems += _mapping_problems(
-                lambda_client, names.writer_function, queues[names.queue]["QueueArn"]
-            )
+            problems += _mapping_problems(lambda_client, names.writer_function, queues[names.queue]["QueueArn"])
     problems += _alarm_problems(cloudwatch, names)
     return problems

@@ -57,9 +57,7 @@ def _maximum_concurrency(lambda_client: Any, function: str, requested: int | Non
         raise
     reserved = reserved_concurrency(lambda_client, function)
     if reserved is None:
-        raise DeployError(
-            f"{function} has no reserved concurrency: set lambda_concurrency and `zappa update`"
-        )
+        raise DeployError(f"{function} has no reserved concurrency: set lambda_concurrency and `zappa update`")
     variables = configuration.get("Environment", {}).get("Variables", {})
     budget_share = variables.get("NICELIST_CONCURRENCY")
     chosen = requested or int(budget_share or reserved)
@@ -91,9 +89,7 @@ def configure_mapping(
     source = queue_arn(sqs, names.queue)
     existing = find_mappings(lambda_client, function, source)
     if not existing:
-        mapping = lambda_client.create_event_source_mapping(
-            FunctionName=function, EventSourceArn=source, **arguments
-        )
+        mapping = lambda_client.create_event_source_mapping(FunctionName=function, EventSourceArn=source, **arguments)
         return {"action": "created", "uuid": mapping["UUID"], "maximum_concurrency": concurrency}
     for mapping in existing:
         lambda_client.update_event_source_mapping(UUID=mapping["UUID"], **arguments)

@@ -129,9 +129,7 @@ def provision_stage(stage: str, clients: Clients, options: ProvisionOptions | No
     """Create or repair every resource of ``stage``; safe to run any number of times."""
     options = options or ProvisionOptions()
     names = StageNames(stage)
-    dlq, dlq_outcome = ensure_queue(
-        clients.sqs, names.dlq, {"MessageRetentionPeriod": str(options.dlq_retention)}
-    )
+    dlq, dlq_outcome = ensure_queue(clients.sqs, names.dlq, {"MessageRetentionPeriod": str(options.dlq_retention)})
     queue, queue_outcome = ensure_queue(clients.sqs, names.queue, _queue_attributes(options, dlq.arn))
     table_arn, table_outcomes = ensure_table(
         clients.dynamodb,

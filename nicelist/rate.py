@@ -55,9 +55,7 @@ def rate_command(target: AwsTarget, value: str, force: bool, as_json: bool) -> N
             previous = None
         if rate is None:
             if previous is None:
-                raise click.ClickException(
-                    f"{names.write_rate_parameter} is missing: run `nicelist provision`"
-                )
+                raise click.ClickException(f"{names.write_rate_parameter} is missing: run `nicelist provision`")
             emit(
                 {"parameter": names.write_rate_parameter, "rate": float(previous)},
                 as_json=as_json,
@@ -70,9 +68,7 @@ def rate_command(target: AwsTarget, value: str, force: bool, as_json: bool) -> N
                 f"{format_rate(rate)} WCU/s exceeds the table's {capacity} WCU: writes would throttle "
                 "(raise the table's capacity first, or pass --force)"
             )
-        ssm.put_parameter(
-            Name=names.write_rate_parameter, Value=format_rate(rate), Type="String", Overwrite=True
-        )
+        ssm.put_parameter(Name=names.write_rate_parameter, Value=format_rate(rate), Type="String", Overwrite=True)
     emit(
         {"parameter": names.write_rate_parameter, "rate": rate, "previous": previous},
         as_json=as_json,

@@ -177,9 +177,9 @@ def test_cli_provisions_and_prints_json(clients: Clients) -> None:
     assert data["write_rate"] == 75
     assert data["queue_url"].endswith("/nicelist-cli-updates")
     assert (
-        boto3.client("ssm", region_name="us-east-1").get_parameter(Name="/nicelist/cli/write-rate")[
-            "Parameter"
-        ]["Value"]
+        boto3.client("ssm", region_name="us-east-1").get_parameter(Name="/nicelist/cli/write-rate")["Parameter"][
+            "Value"
+        ]
         == "75"
     )
 

@@ -42,9 +42,7 @@ def _depth(clients: Clients, url: str) -> int:
     attributes = clients.sqs.get_queue_attributes(
         QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
     )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"]) + int(
-        attributes["ApproximateNumberOfMessagesNotVisible"]
-    )
+    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
 def _bodies(clients: Clients, url: str) -> list[dict[str, Any]]:
@@ -163,9 +161,7 @@ def test_redrive_keeps_the_batch_when_the_send_raises(stage: tuple[Clients, Prov
     _dead_letters(clients, result, 3)
     with Stubber(clients.sqs) as stubber:
         received = clients.sqs  # the stub replaces every call: receive first, then a failing send
-        messages = [
-            {"MessageId": f"m{i}", "ReceiptHandle": f"h{i}", "Body": "{}", "MD5OfBody": "x"} for i in range(3)
-        ]
+        messages = [{"MessageId": f"m{i}", "ReceiptHandle": f"h{i}", "Body": "{}", "MD5OfBody": "x"} for i in range(3)]
         stubber.add_response("receive_message", {"Messages": messages})
         stubber.add_client_error("send_message_batch", "ServiceUnavailable", http_status_code=503)
         with pytest.raises(RedriveError, match="stay in the DLQ"):
