@@ -204,3 +204,14 @@ def test_rewritten_responses_keep_botocores_crc32_check_happy(meter: DynamoMeter
     response = retrying.put_item(**_put("crc-1"), ReturnConsumedCapacity="TOTAL")
     assert response["ResponseMetadata"]["RetryAttempts"] == 0
     assert meter.stats()["tables"][TABLE]["totals"]["requests"] == 1
+
+
+def test_an_unreachable_upstream_is_a_gateway_error_and_costs_nothing(clock: FakeClock) -> None:
+    closed = f"http://127.0.0.1:{_free_port()}"
+    with DynamoMeter(upstream=closed, capacity={TABLE: 1}, clock=clock) as meter:
+        client = boto3.client("dynamodb", endpoint_url=meter.url, region_name="us-east-1", config=NO_RETRIES)
+        for _ in range(2):
+            with pytest.raises(ClientError) as failed:
+                client.put_item(**_put("gone"))
+            assert failed.value.response["ResponseMetadata"]["HTTPStatusCode"] == 502
+        assert meter.stats()["tables"][TABLE]["totals"]["units"] == 0

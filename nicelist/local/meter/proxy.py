@@ -23,6 +23,8 @@ from nicelist.local.meter.size import ItemSizeError
 HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
 )
+UPSTREAM_ERRORS = (OSError, urllib3.exceptions.HTTPError)
+"""What a failed upstream call raises (urllib3's errors are not all OSErrors)."""
 _NOT_FORWARDED = HOP_BY_HOP | {"content-length"}
 _JSON_CONTENT = "application/x-amz-json-1.0"
 _CAPACITY_MODES = ("TOTAL", "INDEXES")
@@ -110,7 +112,7 @@ class MeterProxy:
     ) -> Reply:
         if not self.meter.admit_all(charges):
             return throttle_reply()
-        reply = self.upstream.send("POST", path, headers, body)
+        reply = self._forward_admitted(path, headers, body, charges)
         charged = reply.status == 200 or protocol.error_type(reply.body) in protocol.CHARGED_ERRORS
         self.meter.settle(charges, (), charged=charged)
         mode = request.get("ReturnConsumedCapacity")
@@ -129,7 +131,7 @@ class MeterProxy:
         if split.unprocessed:
             request["RequestItems"] = split.accepted
             body = json.dumps(request).encode()
-        reply = self.upstream.send("POST", path, headers, body)
+        reply = self._forward_admitted(path, headers, body, split.accepted_charges)
         charged = reply.status == 200
         self.meter.settle(split.accepted_charges, split.throttled_charges if charged else (), charged=charged)
         mode = request.get("ReturnConsumedCapacity")
@@ -140,6 +142,14 @@ class MeterProxy:
                 response["ConsumedCapacity"] = protocol.consumed_capacity(split.accepted_charges, mode)
             reply.set_json(response)
         return reply
+
+    def _forward_admitted(self, path: str, headers: Mapping[str, str], body: bytes, charges: list[Charge]) -> Reply:
+        """Forward a write already admitted; if the upstream cannot be reached, give its units back."""
+        try:
+            return self.upstream.send("POST", path, headers, body)
+        except UPSTREAM_ERRORS:
+            self.meter.settle(charges, (), charged=False)
+            raise
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

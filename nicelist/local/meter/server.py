@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from nicelist.local.meter.core import DEFAULT_BURST_SECONDS, DEFAULT_RETENTION_SECONDS, Meter
 from nicelist.local.meter.limiter import Clock
-from nicelist.local.meter.proxy import MeterProxy, Reply, Upstream
+from nicelist.local.meter.proxy import UPSTREAM_ERRORS, MeterProxy, Reply, Upstream
 
 CONTROL_PREFIX = "/_meter/"
 DEFAULT_UPSTREAM = "http://127.0.0.1:4566"
@@ -51,7 +51,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             try:
                 reply = self.server.proxy.handle(self.command, self.path, dict(self.headers.items()), body)
-            except OSError as exc:  # upstream down: a gateway error, like any proxy
+            except UPSTREAM_ERRORS as exc:  # upstream down: a gateway error, like any proxy
                 reply = _json_reply(502, {"message": f"meter: upstream unreachable: {exc}"})
         self._send(reply)
 
