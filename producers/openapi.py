@@ -47,6 +47,12 @@ def _schemas(max_updates: int) -> dict[str, Any]:
     schemas: dict[str, Any] = {}
     update = UPDATE_ADAPTER.json_schema(ref_template=_REF)
     schemas.update(update.pop("$defs", {}))
+    for name in ("StatusUpdate", "LocationUpdate"):
+        # The contract validates observed_at in Python (ISO 8601 with a timezone), which JSON
+        # Schema cannot see; say so in the document, so clients and test generators know.
+        observed_at = schemas[name]["properties"]["observed_at"]
+        observed_at.setdefault("format", "date-time")
+        observed_at.setdefault("description", "ISO 8601 with a timezone, e.g. 2026-12-23T18:04:05Z")
     schemas["Update"] = update
     schemas["UpdateBatch"] = {
         "type": "array",
@@ -74,9 +80,7 @@ def _error(description: str, retry_after: bool = False) -> dict[str, Any]:
 
 
 def _post_updates(max_updates: int, max_body_bytes: int) -> dict[str, Any]:
-    body_schema = {
-        "oneOf": [{"$ref": _REF.format(model="Update")}, {"$ref": _REF.format(model="UpdateBatch")}]
-    }
+    body_schema = {"oneOf": [{"$ref": _REF.format(model="Update")}, {"$ref": _REF.format(model="UpdateBatch")}]}
     return {
         "operationId": "postUpdates",
         "summary": f"Enqueue one update or an array of up to {max_updates} (all or nothing).",
