@@ -10,6 +10,7 @@ from typing import Any
 import click
 from botocore.exceptions import ClientError
 
+from nicelist.alarms import AlarmThresholds, alarm_specs
 from nicelist.console import aws_errors, emit, error_code
 from nicelist.names import StageNames
 from nicelist.options import AwsTarget, aws_options
@@ -88,10 +89,10 @@ def stage_status(target: AwsTarget) -> StageStatus:
     visible, in_flight = _queue_depth(target.client("sqs"), names.queue, missing)
     dlq_visible, _ = _queue_depth(target.client("sqs"), names.dlq, missing)
     cloudwatch = target.client("cloudwatch")
-    alarms = {
-        a["AlarmName"]: a["StateValue"]
-        for a in cloudwatch.describe_alarms(AlarmNamePrefix=f"{names.prefix}-")["MetricAlarms"]
-    }
+    expected = [spec["AlarmName"] for spec in alarm_specs(names, "", AlarmThresholds())]
+    # By exact name: a prefix would also match a stage called "<stage>-something".
+    alarms = {a["AlarmName"]: a["StateValue"] for a in cloudwatch.describe_alarms(AlarmNames=expected)["MetricAlarms"]}
+    missing += [name for name in expected if name not in alarms]
     return StageStatus(
         stage=target.stage,
         visible=visible,

@@ -200,3 +200,14 @@ def test_every_command_has_help() -> None:
         out = runner.invoke(main, [*command, "--help"])
         assert out.exit_code == 0, command
         assert "--stage" in out.output or command == ["dlq"], command
+
+
+def test_status_reports_a_missing_alarm_and_ignores_other_stages(stage: tuple[Clients, ProvisionResult]) -> None:
+    clients, _ = stage
+    provision_stage("ops-canary", clients)  # its alarms share the "nicelist-ops-" prefix
+    clients.cloudwatch.delete_alarms(AlarmNames=["nicelist-ops-writer-errors"])
+    out = CliRunner().invoke(main, ["status", *STAGE, "--json"])
+    assert out.exit_code == 2
+    data = json.loads(out.output)
+    assert data["missing"] == ["nicelist-ops-writer-errors"]
+    assert len(data["alarms"]) == 4
