@@ -14,7 +14,7 @@ from nicelist.console import aws_errors, emit
 from nicelist.deploy_check import check_stage
 from nicelist.mapping import DeployError, MappingSettings, configure_mapping
 from nicelist.options import AwsTarget, aws_options
-from nicelist.policies import PolicyTarget, render_policies
+from nicelist.policies import PolicyTarget, apply_roles, render_policies
 
 
 @click.group("deploy")
@@ -72,8 +72,9 @@ def check_command(target: AwsTarget, as_json: bool) -> None:
 @aws_options
 @click.option("--account", default=None, help="Account id (default: from STS).")
 @click.option("--partition", default=None, help="aws, aws-cn, aws-us-gov (default: from STS).")
-def policy_command(target: AwsTarget, account: str | None, partition: str | None) -> None:
-    """Print the writer's and the API's least-privilege IAM roles and policies as JSON."""
+@click.option("--apply", is_flag=True, help="Also create the two roles and write their inline policies.")
+def policy_command(target: AwsTarget, account: str | None, partition: str | None, apply: bool) -> None:
+    """Print the writer's and the API's least-privilege IAM roles and policies as JSON (--apply: create them)."""
     region = target.region or target.session().region_name
     if not region:
         raise click.UsageError("no region: pass --region or configure one")
@@ -82,4 +83,8 @@ def policy_command(target: AwsTarget, account: str | None, partition: str | None
             caller = PolicyTarget.from_caller(target.client("sts"), target.stage, region)
         account, partition = account or caller.account, partition or caller.partition
     policies = render_policies(PolicyTarget(target.stage, account, region, partition))
+    if apply:
+        with aws_errors():
+            applied = apply_roles(target.client("iam"), policies)
+        policies = {**policies, "applied": applied}
     click.echo(json.dumps(policies, indent=2))

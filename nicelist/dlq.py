@@ -39,7 +39,7 @@ def peek(sqs: Any, dlq_url: str, limit: int, *, show_bodies: bool) -> list[DeadL
     letters: dict[str, DeadLetter] = {}
     handles: list[str] = []
     while len(letters) < limit:
-        messages = _receive(sqs, dlq_url, min(10, limit - len(letters)), visibility=30, wait=0)
+        messages = _receive(sqs, dlq_url, min(10, limit - len(letters)), visibility=30, wait=1)
         if not messages:
             break
         for m in messages:

@@ -58,3 +58,24 @@ def render_policies(target: PolicyTarget, directory: Path = TEMPLATES) -> dict[s
         }
         for role in ("writer", "api")
     }
+
+
+POLICY_NAME = "nicelist-least-privilege"
+
+
+def apply_roles(iam: Any, policies: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Create each role if absent and (re)write its inline policy; return ``{role: created|updated}``.
+
+    zappa_settings.json sets ``manage_roles: false``, so these roles must exist before ``zappa deploy``."""
+    outcome = {}
+    for entry in policies.values():
+        role, trust = entry["role_name"], json.dumps(entry["assume_role_policy"])
+        try:
+            iam.get_role(RoleName=role)
+            iam.update_assume_role_policy(RoleName=role, PolicyDocument=trust)
+            outcome[role] = "updated"
+        except iam.exceptions.NoSuchEntityException:
+            iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust, Description="nicelist (least privilege)")
+            outcome[role] = "created"
+        iam.put_role_policy(RoleName=role, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(entry["policy"]))
+    return outcome

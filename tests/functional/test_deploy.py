@@ -10,6 +10,7 @@ import io
 import json
 import zipfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -223,3 +224,23 @@ def test_policy_fills_partition_account_and_stage(region: str, partition: str, s
 def test_deploy_help() -> None:
     for command in (["deploy"], ["deploy", "configure"], ["deploy", "check"], ["deploy", "policy"]):
         assert CliRunner().invoke(main, [*command, "--help"]).exit_code == 0
+
+
+def test_policy_apply_creates_the_roles_zappa_settings_names() -> None:
+    with mock_aws():
+        runner = CliRunner()
+        first = runner.invoke(main, ["deploy", "policy", *STAGE, "--apply"])
+        again = runner.invoke(main, ["deploy", "policy", *STAGE, "--apply"])
+        iam = boto3.client("iam", region_name=REGION)
+        policy = iam.get_role_policy(RoleName="nicelist-dev-writer-role", PolicyName="nicelist-least-privilege")
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.output)["applied"] == {
+        "nicelist-dev-writer-role": "created",
+        "nicelist-dev-api-role": "created",
+    }
+    assert json.loads(again.output)["applied"]["nicelist-dev-api-role"] == "updated"
+    statements = {s["Sid"] for s in policy["PolicyDocument"]["Statement"]}
+    assert "WriteTheTable" in statements
+    settings = json.loads((Path(__file__).parents[2] / "zappa_settings.json").read_text())
+    assert settings["dev_writer"]["role_name"] == "nicelist-dev-writer-role"
+    assert settings["dev_api"]["role_name"] == "nicelist-dev-api-role"
