@@ -6,8 +6,9 @@ drives DynamoDB writes from N client threads for a few seconds per scenario:
     .venv/bin/python loadtests/bench_meter.py --threads 4 --seconds 10
 
 Scenarios: PutItem direct to moto vs through the meter (its overhead), conditional 1-WCU
-PutItem through the meter, BatchWriteItem of 25 direct and through the meter. The meter runs
-with --no-enforce so the figures are moto's ceiling, not a capacity.
+PutItem through the meter, BatchWriteItem of 25 direct and through the meter; the table has no
+capacity for those, so the figures are moto's ceiling. With ``--capacity W`` a last scenario
+provisions W WCU/s and checks that the peak one-second rate the meter saw stays <= W.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def _wait_for(url: str) -> None:
 
 
 @contextlib.contextmanager
-def _processes(python: str) -> Iterator[tuple[str, str]]:
+def _processes(python: str) -> Iterator[tuple[str, str, dict[str, int]]]:
     moto_port, meter_port = _free_port(), _free_port()
     moto = subprocess.Popen(
         [python.replace("python", "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
@@ -66,18 +67,25 @@ def _processes(python: str) -> Iterator[tuple[str, str]]:
     )
     moto_url = f"http://127.0.0.1:{moto_port}"
     meter = subprocess.Popen(
-        [python, "-m", "nicelist.local.meter", "--upstream", moto_url, "--port", str(meter_port), "--no-enforce"],
+        [python, "-m", "nicelist.local.meter", "--upstream", moto_url, "--port", str(meter_port)],
         stdout=subprocess.DEVNULL,
     )
     meter_url = f"http://127.0.0.1:{meter_port}"
     try:
         _wait_for(moto_url + "/moto-api/")
         _wait_for(meter_url + "/_meter/health")
-        yield moto_url, meter_url
+        yield moto_url, meter_url, {"moto": moto.pid, "meter": meter.pid}
     finally:
         for process in (meter, moto):
             process.terminate()
             process.wait(10)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used (Linux /proc), to cost each server per request."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _put(client: Any, tag: str, n: int) -> int:
@@ -99,6 +107,33 @@ def _batch(client: Any, tag: str, n: int) -> int:
     requests = [{"PutRequest": {"Item": {"pk": {"S": f"{tag}-b{n}-{i}"}, "sk": {"S": "LOC"}}}} for i in range(25)]
     response = client.batch_write_item(RequestItems={TABLE: requests})
     return 25 - len(response.get("UnprocessedItems", {}).get(TABLE, []))
+
+
+def _throttled_put(client: Any, tag: str, n: int) -> int:
+    try:
+        return _conditional_put(client, tag, n)
+    except client.exceptions.ProvisionedThroughputExceededException:
+        time.sleep(0.01)
+        return 0
+
+
+def _http(url: str, method: str = "GET", payload: Any = None) -> Any:
+    data = None if payload is None else json.dumps(payload).encode()
+    with urllib.request.urlopen(urllib.request.Request(url, data=data, method=method), timeout=10) as response:
+        return json.load(response)
+
+
+def _capacity_check(meter_url: str, capacity: int, threads: int, seconds: float) -> None:
+    _http(meter_url + "/_meter/capacity", "PUT", {"table": TABLE, "wcu": capacity})
+    _http(meter_url + "/_meter/reset", "POST", {})
+    calls, units = _drive(meter_url, _throttled_put, threads, seconds)
+    table = _http(f"{meter_url}/_meter/stats?seconds={int(seconds) + 2}")["tables"][TABLE]
+    peak = table["peak_units_per_second"]
+    print(
+        f"capacity {capacity} WCU/s: {units:.1f} WCU/s accepted, {calls:.1f} calls/s, "
+        f"throttled units {table['totals']['throttled_units']}, peak one-second {peak} "
+        f"= {peak / capacity:.2f} x capacity"
+    )
 
 
 def _drive(endpoint: str, scenario: Scenario, threads: int, seconds: float) -> tuple[float, float]:
@@ -129,8 +164,9 @@ def main() -> int:
     cli = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     cli.add_argument("--threads", type=int, default=4)
     cli.add_argument("--seconds", type=float, default=10.0)
+    cli.add_argument("--capacity", type=int, help="also check an enforced capacity of this many WCU/s")
     args = cli.parse_args()
-    with _processes(sys.executable) as (moto_url, meter_url):
+    with _processes(sys.executable) as (moto_url, meter_url, pids):
         boto3.client("dynamodb", endpoint_url=moto_url).create_table(
             TableName=TABLE,
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
@@ -149,13 +185,28 @@ def main() -> int:
         ]
         results = []
         for name, endpoint, scenario in scenarios:
+            before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
             calls, units = _drive(endpoint, scenario, args.threads, args.seconds)
-            results.append({"scenario": name, "calls_per_s": round(calls, 1), "wcu_per_s": round(units, 1)})
-            print(f"{name:48s} {calls:8.1f} calls/s {units:9.1f} WCU/s", flush=True)
-        with urllib.request.urlopen(meter_url + "/_meter/stats?seconds=1") as response:
-            table = json.load(response)["tables"][TABLE]
+            total = calls * args.seconds
+            cpu_ms = {k: round(1000 * (_cpu_seconds(pid) - before[k]) / total, 2) for k, pid in pids.items()}
+            results.append(
+                {
+                    "scenario": name,
+                    "calls_per_s": round(calls, 1),
+                    "wcu_per_s": round(units, 1),
+                    "cpu_ms_per_call": cpu_ms,
+                }
+            )
+            print(
+                f"{name:48s} {calls:8.1f} calls/s {units:9.1f} WCU/s  CPU ms/call: "
+                f"moto {cpu_ms['moto']:.2f}, meter {cpu_ms['meter']:.2f}",
+                flush=True,
+            )
+        table = _http(meter_url + "/_meter/stats?seconds=1")["tables"][TABLE]
         print(json.dumps({"threads": args.threads, "seconds": args.seconds, "results": results}))
         print(f"meter saw: totals {table['totals']}, peak one-second units {table['peak_units_per_second']}")
+        if args.capacity:
+            _capacity_check(meter_url, args.capacity, args.threads, args.seconds)
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from nicelist.local.meter.ledger import SecondCounts, TableLedger
@@ -13,6 +14,32 @@ from nicelist.local.meter.protocol import Charge
 
 DEFAULT_RETENTION_SECONDS = 900
 DEFAULT_BURST_SECONDS = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """The meter's answer to one request: which of its writes go, decided at one clock reading.
+
+    Units are recorded in the second of ``at`` (the second the limiter charged), never in the
+    second the upstream happened to answer, so the ledger and the limiter agree on every second.
+    """
+
+    at: float
+    charges: tuple[Charge, ...]
+    admitted: tuple[bool, ...]
+
+    @property
+    def accepted(self) -> tuple[Charge, ...]:
+        return tuple(c for c, ok in zip(self.charges, self.admitted, strict=True) if ok)
+
+    @property
+    def throttled(self) -> tuple[Charge, ...]:
+        return tuple(c for c, ok in zip(self.charges, self.admitted, strict=True) if not ok)
+
+    @property
+    def refused(self) -> bool:
+        """Nothing goes: the whole request gets ProvisionedThroughputExceededException."""
+        return not any(self.admitted)
 
 
 def _by_table(charges: Iterable[Charge]) -> dict[str, int]:
@@ -64,33 +91,38 @@ class Meter:
                 if table not in self._capacity:
                     limiter.set_capacity(wcu)
 
-    def admit_all(self, charges: Sequence[Charge]) -> bool:
-        """All-or-nothing admission (single writes, transactions); a refusal is recorded as a throttle."""
+    def admit_all(self, charges: Sequence[Charge]) -> Admission:
+        """All-or-nothing admission (single writes, transactions): every table must have room."""
         with self._lock:
+            now = self._clock()
             if self.enforce:
                 needed = _by_table(charges)
-                if not all(self._fits(table, units) for table, units in needed.items()):
-                    self._record((), charges, tables=charges)
-                    return False
+                if not all(self._fits(table, units, now) for table, units in needed.items()):
+                    return Admission(now, tuple(charges), (False,) * len(charges))
             for charge in charges:
-                self._take(charge)
-            return True
+                self._take(charge, now)
+            return Admission(now, tuple(charges), (True,) * len(charges))
 
-    def admit_one(self, charge: Charge) -> bool:
-        """One write of a BatchWriteItem; the caller records the outcome with :meth:`settle`."""
+    def admit_each(self, charges: Sequence[Charge]) -> Admission:
+        """Admission write by write, in order (BatchWriteItem): those that fit go, the rest do not."""
         with self._lock:
-            if self.enforce and not self._fits(charge.table, charge.units):
-                return False
-            self._take(charge)
-            return True
+            now = self._clock()
+            admitted = []
+            for charge in charges:
+                fits = not self.enforce or self._fits(charge.table, charge.units, now)
+                if fits:
+                    self._take(charge, now)
+                admitted.append(fits)
+            return Admission(now, tuple(charges), tuple(admitted))
 
-    def settle(self, accepted: Sequence[Charge], throttled: Sequence[Charge], *, charged: bool) -> None:
-        """Record a forwarded request; units DynamoDB would not have charged go back to the limiter."""
+    def settle(self, admission: Admission, *, charged: bool = True) -> None:
+        """Record a request in the second it was admitted; uncharged units go back to the limiter."""
         with self._lock:
             if not charged:
-                for charge in accepted:
+                for charge in admission.accepted:
                     self._limiter(charge.table).refund(charge.units)
-            self._record(accepted if charged else (), throttled, tables=[*accepted, *throttled])
+            accepted = admission.accepted if charged else ()
+            self._record(admission.at, accepted, admission.throttled, admission.charges)
 
     def stats(self, last_seconds: int = 300) -> dict[str, Any]:
         """A JSON-ready reading: settings, and per table its capacity, totals, peak and series."""
@@ -124,18 +156,19 @@ class Meter:
             self._limiters[table] = limiter
         return limiter
 
-    def _fits(self, table: str, units: int) -> bool:
-        available = self._limiter(table).available()
+    def _fits(self, table: str, units: int, now: float) -> bool:
+        available = self._limiter(table).available(now)
         return available is None or units <= available
 
-    def _take(self, charge: Charge) -> None:
+    def _take(self, charge: Charge, now: float) -> None:
         if self.enforce:
-            self._limiter(charge.table).try_acquire(charge.units)
+            self._limiter(charge.table).try_acquire(charge.units, now)
 
-    def _record(self, accepted: Iterable[Charge], throttled: Iterable[Charge], tables: Iterable[Charge]) -> None:
+    def _record(
+        self, now: float, accepted: Iterable[Charge], throttled: Iterable[Charge], tables: Iterable[Charge]
+    ) -> None:
         """One request: per table it touched, one request, its units, and a throttle event if refused."""
         units, refused = _by_table(accepted), _by_table(throttled)
-        now = self._clock()
         for table in {charge.table for charge in tables}:
             counts = SecondCounts(
                 units=units.get(table, 0),

@@ -48,16 +48,16 @@ class CapacityLimiter:
         self._capacity = capacity
         self._window.credit = min(self._window.credit, self._max_credit())
 
-    def available(self) -> int | None:
-        """Units still admissible this second (None when unlimited)."""
-        self._roll()
+    def available(self, now: float | None = None) -> int | None:
+        """Units still admissible in the second of ``now`` (default: the clock's); None when unlimited."""
+        self._roll(now)
         if self._capacity is None:
             return None
         return max(0, self._capacity - self._window.used) + self._window.credit
 
-    def try_acquire(self, units: int) -> bool:
-        """Take ``units`` if they all fit this second; otherwise take nothing."""
-        available = self.available()
+    def try_acquire(self, units: int, now: float | None = None) -> bool:
+        """Take ``units`` if they all fit in the second of ``now``; otherwise take nothing."""
+        available = self.available(now)
         if available is None:
             return True
         if units > available:
@@ -79,8 +79,8 @@ class CapacityLimiter:
     def _max_credit(self) -> int:
         return 0 if self._capacity is None else math.floor(self._capacity * self._burst_seconds)
 
-    def _roll(self) -> None:
-        second = math.floor(self._clock())
+    def _roll(self, now: float | None = None) -> None:
+        second = math.floor(self._clock() if now is None else now)
         window = self._window
         if second <= window.second:
             return

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
@@ -94,29 +94,28 @@ def batch_request_units(request: Mapping[str, Any]) -> int:
     return write_units(item)
 
 
-@dataclass(slots=True)
-class BatchSplit:
-    """A BatchWriteItem cut in two: what goes to the table, and what comes back unprocessed."""
-
-    accepted: dict[str, list[Any]]
-    unprocessed: dict[str, list[Any]]
-    accepted_charges: list[Charge]
-    throttled_charges: list[Charge]
+BatchEntry = tuple[str, Any, Charge]
+"""(table, PutRequest/DeleteRequest, its charge), in request order."""
 
 
-def split_batch(request_items: Mapping[str, list[Any]], admit: Callable[[Charge], bool]) -> BatchSplit:
-    """Offer each write to ``admit`` in request order; those it refuses become UnprocessedItems."""
-    split = BatchSplit({}, {}, [], [])
-    for table, requests in request_items.items():
-        for request in requests:
-            charge = Charge(table, batch_request_units(request))
-            if admit(charge):
-                split.accepted.setdefault(table, []).append(request)
-                split.accepted_charges.append(charge)
-            else:
-                split.unprocessed.setdefault(table, []).append(request)
-                split.throttled_charges.append(charge)
-    return split
+def batch_entries(request_items: Mapping[str, list[Any]]) -> list[BatchEntry]:
+    """The writes of a BatchWriteItem in request order, each with its units."""
+    return [
+        (table, request, Charge(table, batch_request_units(request)))
+        for table, requests in request_items.items()
+        for request in requests
+    ]
+
+
+def split_batch(
+    entries: list[BatchEntry], admitted: tuple[bool, ...]
+) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
+    """RequestItems for the admitted writes, and UnprocessedItems for the others."""
+    accepted: dict[str, list[Any]] = {}
+    unprocessed: dict[str, list[Any]] = {}
+    for (table, request, _), ok in zip(entries, admitted, strict=True):
+        (accepted if ok else unprocessed).setdefault(table, []).append(request)
+    return accepted, unprocessed
 
 
 def merge_unprocessed(response: dict[str, Any], unprocessed: Mapping[str, list[Any]]) -> None:

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import urllib3
 
 from nicelist.local.meter import protocol
-from nicelist.local.meter.core import Meter
+from nicelist.local.meter.core import Admission, Meter
 from nicelist.local.meter.protocol import Charge
 from nicelist.local.meter.size import ItemSizeError
 
@@ -110,11 +110,13 @@ class MeterProxy:
         request: dict[str, Any],
         charges: list[Charge],
     ) -> Reply:
-        if not self.meter.admit_all(charges):
+        admission = self.meter.admit_all(charges)
+        if admission.refused:
+            self.meter.settle(admission)
             return throttle_reply()
-        reply = self._forward_admitted(path, headers, body, charges)
+        reply = self._forward_admitted(path, headers, body, admission)
         charged = reply.status == 200 or protocol.error_type(reply.body) in protocol.CHARGED_ERRORS
-        self.meter.settle(charges, (), charged=charged)
+        self.meter.settle(admission, charged=charged)
         mode = request.get("ReturnConsumedCapacity")
         if reply.status == 200 and mode in _CAPACITY_MODES:
             response = json.loads(reply.body)
@@ -124,31 +126,33 @@ class MeterProxy:
         return reply
 
     def _batch(self, path: str, headers: Mapping[str, str], body: bytes, request: dict[str, Any]) -> Reply:
-        split = protocol.split_batch(request["RequestItems"], self.meter.admit_one)
-        if not split.accepted:
-            self.meter.settle((), split.throttled_charges, charged=True)
+        entries = protocol.batch_entries(request["RequestItems"])
+        admission = self.meter.admit_each([charge for _, _, charge in entries])
+        if admission.refused:
+            self.meter.settle(admission)
             return throttle_reply()
-        if split.unprocessed:
-            request["RequestItems"] = split.accepted
+        accepted, unprocessed = protocol.split_batch(entries, admission.admitted)
+        if unprocessed:
+            request["RequestItems"] = accepted
             body = json.dumps(request).encode()
-        reply = self._forward_admitted(path, headers, body, split.accepted_charges)
+        reply = self._forward_admitted(path, headers, body, admission)
         charged = reply.status == 200
-        self.meter.settle(split.accepted_charges, split.throttled_charges if charged else (), charged=charged)
+        self.meter.settle(admission, charged=charged)
         mode = request.get("ReturnConsumedCapacity")
-        if charged and (split.unprocessed or mode in _CAPACITY_MODES):
+        if charged and (unprocessed or mode in _CAPACITY_MODES):
             response = json.loads(reply.body)
-            protocol.merge_unprocessed(response, split.unprocessed)
+            protocol.merge_unprocessed(response, unprocessed)
             if mode in _CAPACITY_MODES:
-                response["ConsumedCapacity"] = protocol.consumed_capacity(split.accepted_charges, mode)
+                response["ConsumedCapacity"] = protocol.consumed_capacity(list(admission.accepted), mode)
             reply.set_json(response)
         return reply
 
-    def _forward_admitted(self, path: str, headers: Mapping[str, str], body: bytes, charges: list[Charge]) -> Reply:
+    def _forward_admitted(self, path: str, headers: Mapping[str, str], body: bytes, admission: Admission) -> Reply:
         """Forward a write already admitted; if the upstream cannot be reached, give its units back."""
         try:
             return self.upstream.send("POST", path, headers, body)
         except UPSTREAM_ERRORS:
-            self.meter.settle(charges, (), charged=False)
+            self.meter.settle(admission, charged=False)
             raise
 
 
