@@ -34,7 +34,7 @@ def sqs(endpoint: str) -> Any:
 
 @pytest.fixture
 def queue(sqs: Any) -> str:
-    return make_queue(sqs, f"q-{uuid.uuid4().hex[:8]}")[0]
+    return make_queue(sqs, f"q-{uuid.uuid4().hex[:8]}", visibility=5)[0]  # no reappearance here
 
 
 def test_a_batch_is_gathered_across_receives_until_full(endpoint: str, sqs: Any, queue: str, tmp_path: Path) -> None:
