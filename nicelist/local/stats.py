@@ -10,7 +10,13 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class StatsSnapshot:
-    """One consistent reading. Records "failed" are those left on the queue to reappear."""
+    """One consistent reading.
+
+    ``records_received`` counts every delivery, throttled ones included; ``records_failed`` are those an
+    invocation left on the queue to reappear (reported failures and whole failed batches);
+    ``throttled_records`` went back unseen by the handler. ``concurrency`` is min(reserved, maximum),
+    ``in_flight`` the invocations running now, ``executions`` the live execution processes.
+    """
 
     invocations: int = 0
     records_received: int = 0
