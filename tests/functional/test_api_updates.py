@@ -104,9 +104,7 @@ def test_an_array_of_500_is_accepted_packed_into_few_messages(client: FlaskClien
 
 
 @pytest.mark.parametrize("headers", [{}, {"x-api-key": "wrong"}, {"x-api-key": ""}, {"x-api-key": KEY + "x"}])
-def test_missing_or_wrong_key_is_401_and_enqueues_nothing(
-    client: FlaskClient, sqs: Any, headers: Any
-) -> None:
+def test_missing_or_wrong_key_is_401_and_enqueues_nothing(client: FlaskClient, sqs: Any, headers: Any) -> None:
     response = client.post("/v1/updates", json=status(), headers=headers)
 
     assert response.status_code == 401
@@ -203,9 +201,7 @@ def stubbed_app(failures: int) -> tuple[FlaskClient, Stubber]:
         now[0] += seconds
 
     timing = Timing(RetryPolicy(0.1, 0.5, 3.0), lambda: now[0], sleep, random.Random(1))
-    settings = ProducerSettings(
-        stage="test", api_keys=(KEY,), queue_url="https://sqs.eu-west-1.amazonaws.com/1/q"
-    )
+    settings = ProducerSettings(stage="test", api_keys=(KEY,), queue_url="https://sqs.eu-west-1.amazonaws.com/1/q")
     return create_app(settings, sqs=sqs, timing=timing).test_client(), stub
 
 
@@ -259,20 +255,14 @@ def test_an_unexpected_error_is_a_json_500_never_a_202() -> None:
             raise RuntimeError("boom")
 
     settings = ProducerSettings(stage="test", api_keys=(KEY,), queue_url="https://example/q")
-    response = (
-        create_app(settings, sqs=Broken()).test_client().post("/v1/updates", json=status(), headers=HEADERS)
-    )
+    response = create_app(settings, sqs=Broken()).test_client().post("/v1/updates", json=status(), headers=HEADERS)
 
     assert response.status_code == 500 and response.get_json()["error"] == "internal_error"
 
 
-def test_logs_carry_counts_and_request_ids_not_children(
-    client: FlaskClient, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_logs_carry_counts_and_request_ids_not_children(client: FlaskClient, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.DEBUG, logger="producers"):
-        client.post(
-            "/v1/updates", json=[location(7), location(8)], headers=HEADERS | {"x-request-id": "req-123"}
-        )
+        client.post("/v1/updates", json=[location(7), location(8)], headers=HEADERS | {"x-request-id": "req-123"})
         client.post("/v1/updates", json=[location(9, lat=99)], headers=HEADERS)
 
     text = caplog.text
@@ -309,3 +299,13 @@ def _refs(node: Any) -> Iterator[str]:
     elif isinstance(node, list):
         for value in node:
             yield from _refs(value)
+
+
+def test_the_module_level_app_is_a_wsgi_app_built_on_first_request() -> None:
+    from werkzeug.test import Client  # noqa: PLC0415
+
+    import producers.api  # noqa: PLC0415
+
+    response = Client(producers.api.app).get("/v1/openapi.json")
+
+    assert response.status_code == 200 and response.json is not None and "paths" in response.json
