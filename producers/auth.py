@@ -60,9 +60,7 @@ class ApiKeys:
             if self._cached is not None and fresh:
                 return self._cached
             try:
-                response = self._ssm().get_parameter(
-                    Name=self.settings.api_keys_parameter, WithDecryption=True
-                )
+                response = self._ssm().get_parameter(Name=self.settings.api_keys_parameter, WithDecryption=True)
             except (ClientError, BotoCoreError) as error:
                 if self._cached is not None:
                     return self._cached  # a stale copy beats refusing every producer

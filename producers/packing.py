@@ -69,9 +69,7 @@ def _seal(items: list[Item]) -> Message:
     return Message(tuple(items), _HEAD + ",".join(item.text for item in items) + _TAIL)
 
 
-def pack(
-    items: Iterable[Item], max_bytes: int = DEFAULT_ENVELOPE_BYTES, max_count: int = 1000
-) -> list[Message]:
+def pack(items: Iterable[Item], max_bytes: int = DEFAULT_ENVELOPE_BYTES, max_count: int = 1000) -> list[Message]:
     """Greedy packing in arrival order: each envelope up to ``max_bytes`` and ``max_count`` updates."""
     messages: list[Message] = []
     current: list[Item] = []

@@ -146,17 +146,13 @@ class Producer:
     def __enter__(self) -> Producer:
         return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
 
     def _send_buffer(self, only_if_full: bool = False) -> None:
         with self._send_lock:
             with self._lock:
-                full = (
-                    len(self._buffer) >= self.transport.max_updates or self._bytes >= self.transport.max_bytes
-                )
+                full = len(self._buffer) >= self.transport.max_updates or self._bytes >= self.transport.max_bytes
                 if not self._buffer or (only_if_full and not full):
                     return
                 items, self._buffer, self._bytes = self._buffer, [], 0

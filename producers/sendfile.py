@@ -162,19 +162,11 @@ def _print_summary(report: Report, console: Console) -> None:
 
 @click.command("send")
 @click.argument("file", type=click.File("r", encoding="utf-8"), required=False)
-@click.option(
-    "--format", "kind", type=click.Choice(["auto", "jsonl", "csv"]), default="auto", show_default=True
-)
-@click.option(
-    "--generate", "count", type=click.IntRange(min=1), help="Send N synthetic updates instead of a file."
-)
-@click.option(
-    "--children", type=click.IntRange(min=1), default=1000, show_default=True, help="With --generate."
-)
+@click.option("--format", "kind", type=click.Choice(["auto", "jsonl", "csv"]), default="auto", show_default=True)
+@click.option("--generate", "count", type=click.IntRange(min=1), help="Send N synthetic updates instead of a file.")
+@click.option("--children", type=click.IntRange(min=1), default=1000, show_default=True, help="With --generate.")
 @click.option("--seed", type=int, default=0, show_default=True, help="With --generate.")
-@click.option(
-    "--invalid", type=click.IntRange(min=0), default=0, show_default=True, help="Break N generated updates."
-)
+@click.option("--invalid", type=click.IntRange(min=0), default=0, show_default=True, help="Break N generated updates.")
 @click.option("--api", "api", default=None, help="Send through the enqueue API at this URL instead of SQS.")
 @click.option("--api-key", envvar="NICELIST_API_KEY", default=None, help="With --api (env NICELIST_API_KEY).")
 @click.option("--queue-url", envvar="NICELIST_QUEUE_URL", default=None, help="Default: the stage's queue.")
@@ -199,16 +191,12 @@ def send(
         raise click.UsageError("give a FILE or --generate N (one of the two)")
     report = Report()
     if count is not None:
-        records: Iterator[tuple[int, Any]] = enumerate(
-            generate(count, children, seed, invalid=invalid), start=1
-        )
+        records: Iterator[tuple[int, Any]] = enumerate(generate(count, children, seed, invalid=invalid), start=1)
     else:
         assert file is not None
         text = file.read()
         name = getattr(file, "name", "")
-        is_csv = kind == "csv" or (
-            kind == "auto" and (str(name).endswith(".csv") or text.startswith("kind,"))
-        )
+        is_csv = kind == "csv" or (kind == "auto" and (str(name).endswith(".csv") or text.startswith("kind,")))
         records = read_records(io.StringIO(text), "csv" if is_csv else "jsonl")
     items = validate(records, report)
     console = Console(stderr=True)

@@ -127,9 +127,7 @@ _BREAKAGES: list[Callable[[dict[str, Any]], None]] = [
 ]
 
 
-def inject_invalid(
-    updates: list[dict[str, Any]], count: int, rng: random.Random | int | None = 0
-) -> list[int]:
+def inject_invalid(updates: list[dict[str, Any]], count: int, rng: random.Random | int | None = 0) -> list[int]:
     """Break ``count`` updates in place, each in one way the contract rejects; return their indexes."""
     rng = rng if isinstance(rng, random.Random) else random.Random(rng)
     chosen = sorted(rng.sample(range(len(updates)), min(count, len(updates))))

@@ -99,9 +99,7 @@ class SqsTransport:
             raise SendFailed(updates, [reason for _, reason in unsent])
         return stats
 
-    def _send_batch(
-        self, batch: list[Message], backoff: Backoff, stats: SendStats
-    ) -> list[tuple[Message, str]]:
+    def _send_batch(self, batch: list[Message], backoff: Backoff, stats: SendStats) -> list[tuple[Message, str]]:
         pending = {str(index): message for index, message in enumerate(batch)}
         failed: list[tuple[Message, str]] = []
         while pending:

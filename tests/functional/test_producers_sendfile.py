@@ -72,9 +72,7 @@ def test_a_csv_file_is_sent_and_exits_0(sqs: Any, tmp_path: Path) -> None:
 
 
 def test_generate_sends_a_synthetic_mix_and_reports_the_broken_ones(sqs: Any) -> None:
-    result = CliRunner().invoke(
-        main, ["send", "--generate", "3000", "--children", "300", "--invalid", "3", "--json"]
-    )
+    result = CliRunner().invoke(main, ["send", "--generate", "3000", "--children", "300", "--invalid", "3", "--json"])
 
     report = json.loads(result.stdout)
     assert result.exit_code == 1

@@ -118,9 +118,7 @@ def test_producer_over_http_puts_every_update_in_the_queue(api_url: str, sqs: An
 
 def test_wrong_key_over_http_raises_with_the_updates(api_url: str) -> None:
     producer = Producer.from_api(api_url, "wrong", background=False)
-    producer.add(
-        {"kind": "status", "child_id": "c-1", "status": "nice", "observed_at": "2026-12-23T18:04:05Z"}
-    )
+    producer.add({"kind": "status", "child_id": "c-1", "status": "nice", "observed_at": "2026-12-23T18:04:05Z"})
     with pytest.raises(SendFailed, match="401") as caught:
         producer.close()
     assert [u.child_id for u in caught.value.unsent] == ["c-1"]

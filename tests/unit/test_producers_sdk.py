@@ -104,9 +104,7 @@ def test_invalid_updates_are_rejected_on_the_way_in_with_field_names(clock: Fake
     producer = Producer(SqsTransport(sqs, QUEUE_URL, timing=timing(clock)), background=False)
 
     with pytest.raises(InvalidUpdate) as caught:
-        producer.add(
-            {"kind": "location", "child_id": "bad id!", "lat": 91, "lon": 0, "observed_at": "2026-12-23"}
-        )
+        producer.add({"kind": "location", "child_id": "bad id!", "lat": 91, "lon": 0, "observed_at": "2026-12-23"})
 
     fields = {e.field for e in caught.value.errors}
     assert {"child_id", "lat", "observed_at"} <= fields
@@ -132,9 +130,7 @@ def test_per_entry_failures_are_retried_with_backoff_until_confirmed(clock: Fake
     assert len(clock.sleeps) == 3
 
 
-def test_gives_up_at_the_deadline_and_hands_back_exactly_the_unsent_updates(
-    clock: FakeClock, sqs: Any
-) -> None:
+def test_gives_up_at_the_deadline_and_hands_back_exactly_the_unsent_updates(clock: FakeClock, sqs: Any) -> None:
     transport = SqsTransport(sqs, QUEUE_URL, envelope_bytes=4096, timing=timing(clock, deadline=2.0))
     items = [to_item(status(i, "r" * 200)) for i in range(10)]
     messages = pack(items, 4096)
