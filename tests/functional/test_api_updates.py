@@ -309,3 +309,26 @@ def test_the_module_level_app_is_a_wsgi_app_built_on_first_request() -> None:
     response = Client(producers.api.app).get("/v1/openapi.json")
 
     assert response.status_code == 200 and response.json is not None and "paths" in response.json
+
+
+def test_unreadable_ssm_keys_are_503_not_401_and_enqueue_nothing(sqs: Any) -> None:
+    ssm = boto3.client("ssm", region_name="eu-west-1")  # the parameter does not exist
+    settings = ProducerSettings(stage="test", api_keys_parameter="/nicelist/test/api-keys")
+    client = create_app(settings, sqs=sqs, ssm=ssm).test_client()
+
+    response = client.post("/v1/updates", json=status(), headers=HEADERS)
+
+    assert response.status_code == 503 and response.headers["Retry-After"] == "2"
+    assert queued(sqs) == []
+
+
+def test_422_messages_say_what_is_wrong_in_the_contracts_words(client: FlaskClient) -> None:
+    body = location(1, lat=91.0, observed_at="2026-12-23T18:04:05") | {"accuracy_m": -1}
+
+    errors = client.post("/v1/updates", json=body, headers=HEADERS).get_json()["errors"]
+
+    by_field = {e["field"]: e["message"] for e in errors}
+    assert by_field["lat"] == "Input should be less than or equal to 90"
+    assert by_field["accuracy_m"] == "Input should be greater than or equal to 0"
+    assert "timezone" in by_field["observed_at"]
+    assert {e["index"] for e in errors} == {0}
