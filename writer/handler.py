@@ -32,9 +32,7 @@ def build_deps(settings: WriterSettings | None = None, session: Any = None) -> W
     settings = settings or WriterSettings()
     session = session or boto3.session.Session()
     # Throttles must reach our limiter rather than vanish into botocore's own retries.
-    dynamodb = session.client(
-        "dynamodb", config=Config(retries={"total_max_attempts": 1, "mode": "standard"})
-    )
+    dynamodb = session.client("dynamodb", config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
     sqs = session.client("sqs")
     dlq_name = f"nicelist-{settings.stage}-updates-dlq"
     budget = WriteBudget(
@@ -46,13 +44,19 @@ def build_deps(settings: WriterSettings | None = None, session: Any = None) -> W
     )
     share = settings.write_rate / settings.concurrency
     pacing = Pacing(
-        bucket=TokenBucket(rate=share, burst=0.0, clock=time.monotonic, sleep=time.sleep),
-        controller=AimdController(clock=time.monotonic),
+        bucket=TokenBucket(
+            rate=share, burst=share * settings.write_burst_seconds, clock=time.monotonic, sleep=time.sleep
+        ),
+        # A gentle cut (botocore adaptive's beta) and a fast climb back: the ceiling W is known and
+        # most throttles are one request too many, not a collapsed table; repeated throttles still
+        # compound (0.7^n, at most one cut a second).
+        controller=AimdController(clock=time.monotonic, decrease=0.9, increase_per_second=0.3),
         share=share,
         clock=time.monotonic,
         sleep=time.sleep,
         rng=random.Random(),
         max_attempts=settings.max_attempts,
+        burst_seconds=settings.write_burst_seconds,
     )
     return WriterDeps(
         settings=settings,

@@ -23,9 +23,7 @@ from writer.items import NEWER_THAN_STORED, Item, state_item, track_item, write_
 from writer.ratelimit import AimdController, Clock, DeadlineReached, Sleep, TokenBucket
 
 BATCH_WRITE_LIMIT = 25
-THROTTLE_CODES = frozenset(
-    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
-)
+THROTTLE_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
 # Errors that will not get better by retrying: the write is given up and its messages fail
 # (SQS redrive then moves them to the DLQ after maxReceiveCount attempts).
 PERMANENT_CODES = frozenset(
@@ -75,6 +73,7 @@ class Pacing:
     sleep: Sleep
     rng: random.Random
     max_attempts: int = 8
+    burst_seconds: float = 0.0  # idle budget the bucket may bank, in seconds of the share
     backoff_base: float = 0.05
     backoff_cap: float = 2.0
 
@@ -177,7 +176,7 @@ class TableWriter:
     def _take(self, units: int) -> bool:
         """Spend ``units`` of budget at the current (AIMD-scaled) rate; False past the deadline."""
         pacing = self._pacing
-        pacing.bucket.set_rate(pacing.share * pacing.controller.fraction)
+        pacing.bucket.set_rate(pacing.share * pacing.controller.fraction, burst=pacing.share * pacing.burst_seconds)
         try:
             waited = pacing.bucket.acquire(units, self._deadline)
         except DeadlineReached:

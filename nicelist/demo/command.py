@@ -26,12 +26,13 @@ DIRECT_STAGE = "local-direct"
 def _stack_options(function: Any) -> Any:
     options = [
         click.option("--capacity", default=100, show_default=True, help="The local table's write capacity (WCU/s)."),
-        click.option("--write-rate", type=float, default=None, help="Writers' budget W (default 0.95 x capacity)."),
+        click.option("--write-rate", type=float, default=None, help="Writers' budget W (default 0.97 x capacity)."),
         click.option("--concurrency", default=2, show_default=True, help="Writer executions (reserved = maximum)."),
         click.option("--batch-size", default=10, show_default=True, help="Messages per writer invocation."),
         click.option("--api-port", default=8080, show_default=True),
         click.option("--moto-port", default=4566, show_default=True),
         click.option("--meter-port", default=4567, show_default=True),
+        click.option("--control-port", default=4599, show_default=True, help="Writer runtime's tuning endpoint."),
         click.option("--run-dir", type=click.Path(path_type=Path), default=Path("runs/local"), show_default=True,
                      help="Logs of every component, and the charts."),
     ]  # fmt: skip
@@ -49,6 +50,7 @@ def _config(**values: Any) -> StackConfig:
         api_port=values["api_port"],
         moto_port=values["moto_port"],
         meter_port=values["meter_port"],
+        control_port=values["control_port"],
         run_dir=values["run_dir"],
     )
 

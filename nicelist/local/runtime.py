@@ -218,7 +218,8 @@ class WriterRuntime:
                 )
             except (BotoCoreError, ClientError) as error:
                 # Nothing was received, so nothing can be lost; messages of a partial batch reappear.
-                LOG.warning("%s: receive failed: %s", threading.current_thread().name, error)
+                if not self._stopping.is_set():  # the endpoint going away during shutdown is expected
+                    LOG.warning("%s: receive failed: %s", threading.current_thread().name, error)
                 self._stopping.wait(_RETRY_AFTER_SQS_ERROR)
                 continue
             if batch:

@@ -18,12 +18,16 @@ from typing import Any
 import boto3
 
 from nicelist.local.config import RuntimeConfig, Tuning
+from nicelist.local.control import DEFAULT_CONTROL_PORT
 from nicelist.local.processes import ChildProcess, StartupError, port_is_free, python_module
 from nicelist.local.runtime import WriterRuntime
 from nicelist.names import StageNames
 from nicelist.provision import Clients, ProvisionOptions, ProvisionResult, provision_stage
 
 REGION = "us-east-1"
+# The writers' default budget as a share of the table's capacity: 3 % headroom for the jitter of
+# requests arriving at the table (measured: 0.97 keeps throttles to ~1.5 % of units, see README).
+BUDGET_SHARE = 0.97
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
@@ -36,11 +40,12 @@ class StackConfig:
     moto_port: int = 4566
     meter_port: int = 4567
     api_port: int = 8080
+    control_port: int = DEFAULT_CONTROL_PORT  # the writer runtime's tuning endpoint (`nicelist tune`)
     api_key: str = "local-dev-key"
     api_workers: int = 2
     api_threads: int = 8
     capacity: int = 100  # the table's provisioned WCU, enforced by the meter
-    write_rate: float | None = None  # the writers' budget W; None: 0.95 x capacity (see README)
+    write_rate: float | None = None  # the writers' budget W; None: 0.97 x capacity (see README)
     enforce: bool = True
     burst_seconds: float = 0.0
     concurrency: int = 2  # reserved concurrency = the mapping's maximum concurrency
@@ -51,7 +56,7 @@ class StackConfig:
 
     @property
     def budget(self) -> float:
-        return self.write_rate if self.write_rate is not None else round(self.capacity * 0.95, 1)
+        return self.write_rate if self.write_rate is not None else round(self.capacity * BUDGET_SHARE, 1)
 
 
 class LocalStack:
@@ -147,7 +152,8 @@ class LocalStack:
 
     def _check_ports(self) -> None:
         config = self.config
-        busy = [p for p in (config.moto_port, config.meter_port, config.api_port) if not port_is_free(config.host, p)]
+        ports = (config.moto_port, config.meter_port, config.api_port, config.control_port)
+        busy = [p for p in ports if not port_is_free(config.host, p)]
         if busy:
             raise StartupError(
                 f"port(s) {', '.join(map(str, busy))} on {config.host} are in use "
@@ -211,6 +217,6 @@ class LocalStack:
             endpoint_url=self.aws_url,
             region=REGION,
             function_name=self.names.writer_function,
-            control_port=0,
+            control_port=config.control_port,
             log_path=config.run_dir / "writer.log",
         )
