@@ -15,7 +15,7 @@ from nicelist.demo.monitor import MeterReader, Monitor
 from nicelist.demo.report import DemoReport, rate_figures
 from nicelist.demo.sender import ApiSender, SendCounts
 from nicelist.demo.verify import Expected, compare, scan_table
-from nicelist.demo.workload import MALFORMED_MESSAGES, Generator, Phase, story
+from nicelist.demo.workload import MALFORMED_MESSAGES, Phase, night_updates, story
 from nicelist.local.stack import LocalStack
 from writer.contract import parse_body
 
@@ -46,8 +46,7 @@ class Run:
 
 def plan(options: DemoOptions, capacity: float) -> tuple[list[Phase], list[dict[str, Any]]]:
     phases = story(options.updates, capacity, options.spike_factor, UNITS_PER_UPDATE)
-    updates = Generator(children=options.children, seed=options.seed).updates(options.updates)
-    return phases, updates
+    return phases, night_updates(options.updates, options.children, options.seed)
 
 
 def run_buffered(stack: LocalStack, options: DemoOptions) -> tuple[DemoReport, Run, Monitor]:
