@@ -44,9 +44,7 @@ def aws_options(function: Callable[..., Any]) -> Callable[..., Any]:
     decorated: Callable[..., Any] = wrapper
     for option in reversed(
         [
-            click.option(
-                "--stage", default="local", show_default=True, envvar="NICELIST_STAGE", help="Stage."
-            ),
+            click.option("--stage", default="local", show_default=True, envvar="NICELIST_STAGE", help="Stage."),
             click.option("--region", default=None, help="AWS region (default: boto3's chain)."),
             click.option("--profile", default=None, help="AWS profile (default: boto3's chain)."),
             click.option("--endpoint-url", default=None, help="AWS endpoint (default: boto3's chain)."),

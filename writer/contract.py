@@ -51,9 +51,7 @@ def _normalize_observed_at(value: str) -> str:
         raise ValueError("is outside the representable range in UTC") from None
 
 
-ObservedAt = Annotated[
-    str, StringConstraints(strict=True, max_length=64), AfterValidator(_normalize_observed_at)
-]
+ObservedAt = Annotated[str, StringConstraints(strict=True, max_length=64), AfterValidator(_normalize_observed_at)]
 
 
 def _finite(value: float) -> float:
@@ -241,9 +239,7 @@ def _parse_envelope(data: dict[str, Any]) -> ParsedBody:
     version = data.get("v")
     # Strict, like every number in the contract: JSON true and 1.0 compare equal to 1 in Python.
     if type(version) is not int or version != ENVELOPE_VERSION:
-        raise InvalidBody(
-            f"unknown envelope version {data.get('v')!r}; this writer reads v={ENVELOPE_VERSION}"
-        )
+        raise InvalidBody(f"unknown envelope version {data.get('v')!r}; this writer reads v={ENVELOPE_VERSION}")
     extra = sorted(set(data) - {"v", "updates"})
     if extra:
         raise InvalidBody(f"envelope has unknown fields: {', '.join(extra)}")

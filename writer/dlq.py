@@ -47,9 +47,7 @@ class DeadLetters:
 
     def send_rejected(self, rejected: Sequence[Rejected], source_message_id: str) -> None:
         """The invalid updates of an envelope, as an envelope of their own, reasons by index."""
-        body = json.dumps(
-            {"v": ENVELOPE_VERSION, "updates": [r.raw for r in rejected]}, separators=(",", ":")
-        )
+        body = json.dumps({"v": ENVELOPE_VERSION, "updates": [r.raw for r in rejected]}, separators=(",", ":"))
         self._send(body, "; ".join(r.reason for r in rejected), source_message_id)
 
     def _send(self, body: str, reason: str, source_message_id: str) -> None:

@@ -125,9 +125,7 @@ class CoalescingBatchProcessor(BatchProcessor):
             except InvalidBody as error:
                 self.report.invalid_messages += 1
                 logger.warning("invalid message dead-lettered", message_id=message_id, reason=str(error))
-                if not _dead_letter(
-                    message_id, functools.partial(letters.send_body, record.body, str(error))
-                ):
+                if not _dead_letter(message_id, functools.partial(letters.send_body, record.body, str(error))):
                     failed.add(message_id)
                 continue
             if parsed.rejected:
