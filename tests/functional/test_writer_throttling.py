@@ -134,7 +134,8 @@ def leave_unprocessed(stage: Stage, unprocessed: Callable[[tuple[str, str]], boo
         if count > times:
             return None
         [(table, writes)] = request["RequestItems"].items()
-        done, left = [], []
+        done: list[dict[str, Any]] = []
+        left: list[dict[str, Any]] = []
         for write in writes:
             item = write["PutRequest"]["Item"]
             (left if unprocessed((item["child_id"]["S"], item["sk"]["S"])) else done).append(write)
