@@ -35,7 +35,7 @@ def series_for_chart(
 
 def _panel(axis: Any, title: str, data: dict[str, list[Any]], capacity: float) -> None:
     axis.set_title(title, loc="left", fontsize=11)
-    axis.plot(data["t"], data["enqueued"], color="#9aa5b1", lw=1.2, label="enqueued (updates/s)")
+    axis.plot(data["t"], data["enqueued"], color="#9aa5b1", lw=1.2, label="updates accepted (per s)")
     axis.plot(data["t"], data["units"], color="#1f6feb", lw=2.0, label="table writes (WCU/s, metered)")
     if any(data["throttled"]):
         axis.plot(data["t"], data["throttled"], color="#d1242f", lw=1.2, label="throttled (WCU/s)")
@@ -60,7 +60,7 @@ def draw(path: Path, panels: Sequence[tuple[str, dict[str, list[Any]]]], capacit
     figure, axes = plt.subplots(len(panels), 1, figsize=(11, 4.2 * len(panels)), sharex=True, squeeze=False)
     for axis, (title, data) in zip(axes[:, 0], panels, strict=True):
         _panel(axis, title, data, capacity)
-    top = max(max([0, *d["enqueued"], *d["units"]]) for _, d in panels)
+    top = max(max([0, *d["enqueued"], *d["units"], *d["throttled"]]) for _, d in panels)
     for axis in axes[:, 0]:
         axis.set_ylim(0, max(top, capacity) * 1.1)
     figure.tight_layout()

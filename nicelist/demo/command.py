@@ -151,9 +151,9 @@ def _print(reports: list[tuple[DemoReport, Run]], as_json: bool) -> None:
         payload = [r.as_dict() for r, _ in reports]
         click.echo(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2))
         return
-    console = Console()
+    console = Console(width=max(100, Console().width))
     table = Table(title="nicelist demo report", show_header=len(reports) > 1)
-    table.add_column("")
+    table.add_column("", no_wrap=True)
     for report, _ in reports:
         table.add_column(report.mode, justify="right")
     rows = [dict(r.lines()) for r, _ in reports]

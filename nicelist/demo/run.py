@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from botocore.config import Config
+
+from nicelist.demo.direct import THREADS as DIRECT_THREADS
 from nicelist.demo.direct import DirectSender
 from nicelist.demo.live import LiveView
 from nicelist.demo.monitor import MeterReader, Monitor
@@ -81,7 +84,8 @@ def run_buffered(stack: LocalStack, options: DemoOptions) -> tuple[DemoReport, R
 def run_direct(stack: LocalStack, options: DemoOptions, table: str) -> tuple[DemoReport, Run]:
     """Producers → table, each update a PutItem with the SDK's default retries: what 2017 did."""
     phases, updates = plan(options, stack.config.capacity)
-    sender = DirectSender(stack.client("dynamodb", metered=True), table)
+    dynamodb = stack.client("dynamodb", metered=True, config=Config(max_pool_connections=DIRECT_THREADS))
+    sender = DirectSender(dynamodb, table)
     run = Run(phases, updates, sender.counts, time.time(), int(time.time() + phases[0].seconds))
     meter = MeterReader(stack.dynamodb_url, table)
     view = LiveView(phases, meter, None, run.counts, stack.config.capacity, enabled=options.live)

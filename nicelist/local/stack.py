@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 from nicelist.local.config import RuntimeConfig, Tuning
 from nicelist.local.control import DEFAULT_CONTROL_PORT
@@ -92,9 +93,9 @@ class LocalStack:
             region_name=REGION,
         )
 
-    def client(self, service: str, *, metered: bool = False) -> Any:
+    def client(self, service: str, *, metered: bool = False, config: Config | None = None) -> Any:
         url = self.dynamodb_url if metered and service == "dynamodb" else self.aws_url
-        return self.session().client(service, endpoint_url=url)  # type: ignore[call-overload]
+        return self.session().client(service, endpoint_url=url, config=config)  # type: ignore[call-overload]
 
     def aws_env(self) -> dict[str, str]:
         """Environment for a process of the stack: moto for everything, the meter for DynamoDB."""
