@@ -1,0 +1,1 @@
+"""Load tests and benchmarks (not CI tests): Locust spike test, API and producer benchmarks."""
