@@ -45,7 +45,7 @@ def story(total: int, capacity: float, spike_factor: float, units_per_update: fl
 
 def night_updates(count: int, children: int, seed: int) -> list[dict[str, Any]]:
     """The night's updates (``producers.synthetic``), one in 500 broken as producers really break them."""
-    return generate(count, children=children, seed=seed, invalid=count // INVALID_EVERY)
+    return generate(count, children=children, seed=seed, invalid=max(1, count // INVALID_EVERY))
 
 
 # Bodies a careless producer could put straight into SQS, bypassing the API: the writer must

@@ -1,0 +1,5 @@
+"""`python -m nicelist`: the operator CLI."""
+
+from nicelist.cli import main
+
+main()
