@@ -63,7 +63,7 @@ class Clients:
 
     @classmethod
     def for_target(cls, target: AwsTarget) -> Clients:
-        return cls.create(target.session(), endpoint_url=target.endpoint_url)
+        return cls.create(target.session(), endpoint_url=target.endpoint)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,13 +23,13 @@ from nicelist.local.control import DEFAULT_CONTROL_PORT
 from nicelist.local.processes import ChildProcess, StartupError, port_is_free, python_module
 from nicelist.local.runtime import WriterRuntime
 from nicelist.names import StageNames
+from nicelist.options import LOCAL_CREDENTIALS, LOCAL_REGION, local_session
 from nicelist.provision import Clients, ProvisionOptions, ProvisionResult, provision_stage
 
-REGION = "us-east-1"
+REGION = LOCAL_REGION
 # The writers' default budget as a share of the table's capacity: 3 % headroom for the jitter of
 # requests arriving at the table (measured: 0.97 keeps throttles to ~1.5 % of units, see README).
 BUDGET_SHARE = 0.97
-DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,11 +87,7 @@ class LocalStack:
         return f"http://{self.config.host}:{self.config.api_port}"
 
     def session(self) -> boto3.Session:
-        return boto3.Session(
-            aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            region_name=REGION,
-        )
+        return local_session(REGION)
 
     def client(self, service: str, *, metered: bool = False, config: Config | None = None) -> Any:
         url = self.dynamodb_url if metered and service == "dynamodb" else self.aws_url
@@ -100,7 +96,7 @@ class LocalStack:
     def aws_env(self) -> dict[str, str]:
         """Environment for a process of the stack: moto for everything, the meter for DynamoDB."""
         return {
-            **DUMMY_CREDENTIALS,
+            **LOCAL_CREDENTIALS,
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
             "AWS_ENDPOINT_URL": self.aws_url,
