@@ -12,7 +12,7 @@ import writer.handler
 from tests.support.events import FakeContext, envelope, location, sqs_record, status
 from tests.support.writer import Stage
 from writer.handler import handle, lambda_handler
-from writer.observability import logger
+from writer.observability import logger, metrics
 from writer.processor import CoalescingBatchProcessor, InvalidResponse
 
 AT = "2026-12-23T18:04:05Z"
@@ -61,6 +61,7 @@ def lambda_env(stage: Stage, monkeypatch: pytest.MonkeyPatch) -> Stage:
     monkeypatch.setenv("NICELIST_DLQ_URL", stage.dlq_url)
     monkeypatch.setenv("NICELIST_WRITE_RATE", "10000")
     monkeypatch.setattr(writer.handler, "_deps", None)
+    metrics.clear_metrics()  # handle() called directly by other tests adds metrics nobody flushed
     return stage
 
 
