@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import random
 import resource
 import sys
+import threading
 import time
 import tracemalloc
 import uuid
@@ -41,7 +43,7 @@ for _name, _value in (
     ("AWS_DEFAULT_REGION", "us-east-1"),
 ):
     os.environ.setdefault(_name, _value)
-os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # no summary line per batch on stdout
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # no summary line per batch
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "nicelist")
 
 import boto3  # noqa: E402 - after the fake credentials
@@ -50,6 +52,7 @@ from moto import mock_aws  # noqa: E402
 from writer.contract import encode_envelope, parse_update  # noqa: E402
 from writer.handler import build_deps, handle  # noqa: E402
 from writer.items import Item, state_item, track_item, write_units  # noqa: E402
+from writer.observability import logger  # noqa: E402
 from writer.settings import WriterSettings  # noqa: E402
 
 START = datetime(2026, 12, 23, 18, 0, tzinfo=UTC)
@@ -120,20 +123,23 @@ def minimum_units(batched: Sequence[Batch]) -> int:
 
 @dataclass
 class Meter:
-    """Counts DynamoDB write requests and the write units of the items they carry."""
+    """Counts DynamoDB write requests and the write units of the items they carry (the writer is threaded)."""
 
     requests: int = 0
     units: int = 0
     by_operation: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def attach(self, client: Any) -> None:
         client.meta.events.register("provide-client-params.dynamodb.PutItem", self._put)
         client.meta.events.register("provide-client-params.dynamodb.BatchWriteItem", self._batch)
 
     def _count(self, operation: str, items: Sequence[Item]) -> None:
-        self.requests += 1
-        self.units += sum(write_units(item) for item in items)
-        self.by_operation[operation] = self.by_operation.get(operation, 0) + 1
+        units = sum(write_units(item) for item in items)
+        with self.lock:
+            self.requests += 1
+            self.units += units
+            self.by_operation[operation] = self.by_operation.get(operation, 0) + 1
 
     def _put(self, params: dict[str, Any], **_: Any) -> None:
         self._count("PutItem", [params["Item"]])
@@ -180,6 +186,11 @@ def create_table(dynamodb: Any, name: str) -> None:
     )
 
 
+def put_write_rate(session: Any, stage: str) -> None:
+    """The stage's drain-rate parameter, as provisioning creates it (so the writer reads it, quietly)."""
+    session.client("ssm").put_parameter(Name=f"/nicelist/{stage}/write-rate", Value=str(WRITE_RATE), Type="String")
+
+
 @dataclass
 class Result:
     name: str
@@ -203,6 +214,7 @@ def run_writer(session: Any, batched: Sequence[Batch], updates: int, expected: E
     sqs = session.client("sqs")
     dlq = sqs.create_queue(QueueName="nicelist-bench-updates-dlq")["QueueUrl"]
     create_table(session.client("dynamodb"), "nicelist-bench")
+    put_write_rate(session, "bench")
     deps = build_deps(WriterSettings(stage="bench", write_rate=WRITE_RATE, dlq_url=dlq), session)
     meter = Meter()
     meter.attach(deps.dynamodb)
@@ -277,6 +289,7 @@ def writer_memory(batched: Sequence[Batch]) -> dict[str, float]:
         session = boto3.Session(region_name="us-east-1")
         dlq = session.client("sqs").create_queue(QueueName="nicelist-mem-updates-dlq")["QueueUrl"]
         create_table(session.client("dynamodb"), "nicelist-mem")
+        put_write_rate(session, "mem")
         deps = build_deps(WriterSettings(stage="mem", write_rate=WRITE_RATE, dlq_url=dlq), session)
         handle(event(batched[0][:1]), Context(), deps)  # warm: imports, clients, thread pool
         the_event = event(batched[0])
@@ -419,6 +432,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=23, help="workload seed (default 23)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
+    handler = logger.registered_handler
+    if isinstance(handler, logging.StreamHandler):
+        handler.setStream(sys.stderr)  # stdout carries the report (or its JSON) only
     if args.updates < 1 or args.children < 1:
         parser.error("--updates and --children must be >= 1")
     report = summary(measure(args))
