@@ -11,8 +11,10 @@ client, or for ``naive`` a threaded boto3 client calling ``SendMessage`` once pe
 
 SQS requests are counted on moto server's side: its access log has one line per request, and with
 the writer stopped the only SQS clients during a scenario are the API's workers (or the naive
-producer). They are cross-checked against the messages that landed on the queue. CPU seconds per
-process group (psutil) show who used the 2 cores: moto, the API, the load generator.
+producer). They are cross-checked against the messages that landed on the queue, which is emptied
+(received and deleted) after each scenario: moto's SQS slows down as a queue grows (see
+BENCHMARKS.md). CPU seconds per process group (psutil) show who used the 2 cores: moto, the API,
+the load generator.
 """
 
 from __future__ import annotations
@@ -180,6 +182,16 @@ def queue_messages(sqs: Any, url: str) -> int:
     return sum(int(attributes[name]) for name in names)
 
 
+def empty_queue(sqs: Any, url: str) -> None:
+    """Receive and delete everything (PurgeQueue is allowed once a minute, in moto as on AWS)."""
+    while True:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=300).get("Messages", [])
+        if not messages:
+            return
+        entries = [{"Id": str(k), "ReceiptHandle": m["ReceiptHandle"]} for k, m in enumerate(messages)]
+        sqs.delete_message_batch(QueueUrl=url, Entries=entries)
+
+
 def run_scenario(stack: LocalStack, scenario: str, threads: int, seconds: float) -> Row:
     assert stack.provisioned is not None
     sqs = stack.client("sqs")
@@ -199,6 +211,7 @@ def run_scenario(stack: LocalStack, scenario: str, threads: int, seconds: float)
     time.sleep(0.5)
     sqs_requests = moto_requests(log) - requests_before
     messages = queue_messages(sqs, queue_url) - messages_before
+    empty_queue(sqs, queue_url)  # every scenario starts on an empty queue: moto slows down as one grows
     result = json.loads(driven.stdout)
     cpu = {k: round(cpu_after.get(k, 0.0) - cpu_before.get(k, 0.0), 1) for k in ("moto", "api")}
     cpu["loadgen"] = result["cpu_seconds"]
