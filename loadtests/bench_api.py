@@ -1,20 +1,19 @@
 """Benchmark (not a test): updates/s through the enqueue API, single updates vs arrays, vs a naive SQS producer.
 
-    .venv/bin/python -m loadtests.bench_api                       # about 2 minutes
+    .venv/bin/python -m loadtests.bench_api                       # about 3 minutes
     .venv/bin/python -m loadtests.bench_api --servers 2x8,1x16 --seconds 10 --json
 
-For each API server shape (``WORKERSxTHREADS`` of gunicorn gthread) this starts the local stack on
-its own ports (4710-4713) and stops its writer runtime at once: the figures are the API and SQS
-alone, and the writer would otherwise compete for the same cores and drain the queue under the
-count. Each scenario drives load for ``--seconds`` from a separate process (a threaded urllib3
-client, or for ``naive`` a threaded boto3 client calling ``SendMessage`` once per update).
+For each API server shape (``WORKERSxTHREADS`` of gunicorn gthread) and scenario this starts the
+local stack on its own ports (4710-4713) and stops its writer runtime at once: the figures are the
+API and SQS alone, and the writer would otherwise compete for the same cores and drain the queue
+under the count. Each scenario drives load for ``--seconds`` from a separate process (a threaded
+urllib3 client, or for ``naive`` a threaded boto3 client calling ``SendMessage`` once per update).
 
 SQS requests are counted on moto server's side: its access log has one line per request, and with
 the writer stopped the only SQS clients during a scenario are the API's workers (or the naive
-producer). They are cross-checked against the messages that landed on the queue, which is emptied
-(received and deleted) after each scenario: moto's SQS slows down as a queue grows (see
-BENCHMARKS.md). CPU seconds per process group (psutil) show who used the 2 cores: moto, the API,
-the load generator.
+producer). They are cross-checked against the messages that landed on the queue. Every scenario
+gets a fresh stack, so an empty queue: moto's SQS slows down as a queue grows (see BENCHMARKS.md).
+CPU seconds per process group (psutil) show who used the 2 cores: moto, the API, the load generator.
 """
 
 from __future__ import annotations
@@ -182,16 +181,6 @@ def queue_messages(sqs: Any, url: str) -> int:
     return sum(int(attributes[name]) for name in names)
 
 
-def empty_queue(sqs: Any, url: str) -> None:
-    """Receive and delete everything (PurgeQueue is allowed once a minute, in moto as on AWS)."""
-    while True:
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=300).get("Messages", [])
-        if not messages:
-            return
-        entries = [{"Id": str(k), "ReceiptHandle": m["ReceiptHandle"]} for k, m in enumerate(messages)]
-        sqs.delete_message_batch(QueueUrl=url, Entries=entries)
-
-
 def run_scenario(stack: LocalStack, scenario: str, threads: int, seconds: float) -> Row:
     assert stack.provisioned is not None
     sqs = stack.client("sqs")
@@ -211,7 +200,6 @@ def run_scenario(stack: LocalStack, scenario: str, threads: int, seconds: float)
     time.sleep(0.5)
     sqs_requests = moto_requests(log) - requests_before
     messages = queue_messages(sqs, queue_url) - messages_before
-    empty_queue(sqs, queue_url)  # every scenario starts on an empty queue: moto slows down as one grows
     result = json.loads(driven.stdout)
     cpu = {k: round(cpu_after.get(k, 0.0) - cpu_before.get(k, 0.0), 1) for k in ("moto", "api")}
     cpu["loadgen"] = result["cpu_seconds"]
@@ -237,20 +225,21 @@ def _batch(scenario: str) -> int:
 
 
 def run_server(shape: str, scenarios: list[tuple[str, int]], args: argparse.Namespace) -> list[Row]:
+    """A fresh stack per scenario: an empty queue each time (moto's SQS slows down as a queue grows)."""
     workers, threads = (int(n) for n in shape.split("x"))
     config = StackConfig(
         moto_port=args.moto_port, meter_port=args.moto_port + 1, api_port=args.moto_port + 2,
         control_port=args.moto_port + 3, run_dir=args.run_dir / shape, api_workers=workers, api_threads=threads,
     )  # fmt: skip
-    (args.run_dir / shape / "moto.log").unlink(missing_ok=True)
     rows = []
-    with LocalStack(config) as stack:
-        assert stack.runtime is not None
-        stack.runtime.stop()  # the API and SQS alone (see the module docstring)
-        for scenario, load_threads in scenarios:
+    for scenario, load_threads in scenarios:
+        (config.run_dir / "moto.log").unlink(missing_ok=True)
+        with LocalStack(config) as stack:
+            assert stack.runtime is not None
+            stack.runtime.stop()  # the API and SQS alone (see the module docstring)
             row = run_scenario(stack, scenario, load_threads, args.seconds)
-            print(render([row], header=False), flush=True)
-            rows.append(row)
+        print(render([row], header=False), flush=True)
+        rows.append(row)
     return rows
 
 
