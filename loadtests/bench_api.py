@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
+import psutil  # type: ignore[import-untyped]  # (installed with locust, in the dev extra)
 
 from nicelist.local.stack import LocalStack, StackConfig
 

@@ -19,7 +19,7 @@ One Locust process only (no ``--processes``/workers): the record lives in this p
 # traps: importing boto3 before locust in one process recurses in ssl).
 from __future__ import annotations
 
-from gevent import monkey
+from gevent import monkey  # type: ignore[import-untyped]
 
 monkey.patch_all()
 
@@ -155,10 +155,10 @@ class TwentyThirdOfDecember(LoadTestShape):
     """Quiet, a spike of ~10x the users, quiet again; returns None at the end, so Locust stops."""
 
     def tick(self) -> tuple[int, float] | None:
-        return PLAN.at(self.get_run_time())
+        return PLAN.at(self.get_run_time())  # type: ignore[no-untyped-call]
 
 
-@events.test_stop.add_listener
+@events.test_stop.add_listener  # type: ignore[untyped-decorator]
 def _write_record(**_: Any) -> None:
     if ACCEPTED_PATH:
         RECORD.write(Path(ACCEPTED_PATH))
