@@ -48,7 +48,9 @@ def configure_command(
     settings = MappingSettings(batch_size, batching_window, max_concurrency)
     with aws_errors():
         try:
-            result = configure_mapping(target.client("lambda"), target.client("sqs"), target.stage, settings)
+            result = configure_mapping(
+                target.client("lambda"), target.client("sqs"), target.client("ssm"), target.stage, settings
+            )
         except DeployError as error:
             raise click.ClickException(str(error)) from error
     line = f"{result['action']} mapping {result['uuid']} (maximum concurrency {result['maximum_concurrency']})"
@@ -61,7 +63,13 @@ def configure_command(
 def check_command(target: AwsTarget, as_json: bool) -> None:
     """Verify the deployed stage against DESIGN.md's traps; exit 1 listing every problem."""
     with aws_errors():
-        problems = check_stage(target.client("lambda"), target.client("sqs"), target.client("cloudwatch"), target.stage)
+        problems = check_stage(
+            target.client("lambda"),
+            target.client("sqs"),
+            target.client("cloudwatch"),
+            target.client("ssm"),
+            target.stage,
+        )
     lines = [f"PROBLEM  {p}" for p in problems] or [f"stage {target.stage}: no problems found"]
     emit({"stage": target.stage, "problems": problems}, as_json=as_json, lines=lines)
     if problems:

@@ -60,7 +60,8 @@ def _queue_problems(queue: dict[str, str], dlq: dict[str, str], timeout: int | N
     return problems
 
 
-def _mapping_problems(lambda_client: Any, function: str, queue_arn: str) -> list[str]:
+def _mapping_problems(lambda_client: Any, function: str, queue_arn: str, shared_by: int | None) -> list[str]:
+    """``shared_by``: how many executions the writers divide the budget by (None: unknown)."""
     problems = []
     reserved = reserved_concurrency(lambda_client, function)
     if reserved is None:
@@ -81,7 +82,23 @@ def _mapping_problems(lambda_client: Any, function: str, queue_arn: str) -> list
             problems.append(f"mapping {mapping['UUID']} has no MaximumConcurrency: the poller outruns the function")
         elif maximum < MIN_MAXIMUM_CONCURRENCY or (reserved is not None and maximum > reserved):
             problems.append(f"mapping {mapping['UUID']} MaximumConcurrency {maximum} is not 2..{reserved}")
+        if maximum is not None and shared_by != maximum:
+            problems.append(
+                f"the writers split the write rate by {shared_by} but MaximumConcurrency is {maximum}: "
+                "run `nicelist deploy configure` (it sets the writer-concurrency parameter)"
+            )
     return problems
+
+
+def _shared_by(ssm: Any, names: StageNames, writer: dict[str, Any]) -> int | None:
+    """What the writers divide the budget by: the parameter, else their NICELIST_CONCURRENCY."""
+    try:
+        return int(ssm.get_parameter(Name=names.writer_concurrency_parameter)["Parameter"]["Value"])
+    except ClientError as error:
+        if error_code(error) != "ParameterNotFound":
+            raise
+    value = writer.get("Environment", {}).get("Variables", {}).get("NICELIST_CONCURRENCY")
+    return None if value is None else int(value)
 
 
 def _alarm_problems(cloudwatch: Any, names: StageNames) -> list[str]:
@@ -90,7 +107,7 @@ def _alarm_problems(cloudwatch: Any, names: StageNames) -> list[str]:
     return [f"alarm {name} is missing: run `nicelist provision`" for name in expected if name not in found]
 
 
-def check_stage(lambda_client: Any, sqs: Any, cloudwatch: Any, stage: str) -> list[str]:
+def check_stage(lambda_client: Any, sqs: Any, cloudwatch: Any, ssm: Any, stage: str) -> list[str]:
     """Every problem of the deployed stage, as sentences; empty when the stage is sound."""
     names = StageNames(stage)
     problems: list[str] = []
@@ -101,6 +118,9 @@ def check_stage(lambda_client: Any, sqs: Any, cloudwatch: Any, stage: str) -> li
         timeout = None if writer is None else int(writer["Timeout"])
         problems += _queue_problems(queues[names.queue], queues[names.dlq], timeout)
         if writer is not None:
-            problems += _mapping_problems(lambda_client, names.writer_function, queues[names.queue]["QueueArn"])
+            shared_by = _shared_by(ssm, names, writer)
+            problems += _mapping_problems(
+                lambda_client, names.writer_function, queues[names.queue]["QueueArn"], shared_by
+            )
     problems += _alarm_problems(cloudwatch, names)
     return problems

@@ -63,18 +63,14 @@ def _maximum_concurrency(lambda_client: Any, function: str, requested: int | Non
     chosen = requested or int(budget_share or reserved)
     if not MIN_MAXIMUM_CONCURRENCY <= chosen <= reserved:
         raise DeployError(f"maximum concurrency {chosen} must be 2..{reserved} (the reserved concurrency)")
-    if budget_share is not None and int(budget_share) != chosen:
-        raise DeployError(
-            f"NICELIST_CONCURRENCY={budget_share} but maximum concurrency {chosen}: the writers would "
-            "split the write budget wrongly; make them equal in zappa_settings.json"
-        )
     return chosen
 
 
 def configure_mapping(
-    lambda_client: Any, sqs: Any, stage: str, settings: MappingSettings | None = None
+    lambda_client: Any, sqs: Any, ssm: Any, stage: str, settings: MappingSettings | None = None
 ) -> dict[str, Any]:
-    """Create or update the writer's mapping; return what was done and the mapping as AWS reports it."""
+    """Create or update the writer's mapping and tell the writers how many of them share the budget
+    (the ``writer-concurrency`` parameter they read beside the write rate); return what was done."""
     settings = settings or MappingSettings()
     names = StageNames(stage)
     function = names.writer_function
@@ -86,6 +82,7 @@ def configure_mapping(
         "ScalingConfig": {"MaximumConcurrency": concurrency},
         "Enabled": True,
     }
+    ssm.put_parameter(Name=names.writer_concurrency_parameter, Value=str(concurrency), Type="String", Overwrite=True)
     source = queue_arn(sqs, names.queue)
     existing = find_mappings(lambda_client, function, source)
     if not existing:

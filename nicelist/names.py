@@ -39,6 +39,11 @@ class StageNames:
         return f"/nicelist/{self.stage}/write-rate"
 
     @property
+    def writer_concurrency_parameter(self) -> str:
+        """How many writer executions share the budget; read by the writers beside the write rate."""
+        return f"/nicelist/{self.stage}/writer-concurrency"
+
+    @property
     def api_keys_parameter(self) -> str:
         return f"/nicelist/{self.stage}/api-keys"
 

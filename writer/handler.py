@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from botocore.config import Config
 
 from writer.budget import WriteBudget
+from writer.defer import Deferrals
 from writer.dlq import DeadLetters
 from writer.observability import MetricUnit, logger, metrics
 from writer.processor import BatchReport, CoalescingBatchProcessor, WriterDeps
@@ -37,10 +38,11 @@ def build_deps(settings: WriterSettings | None = None, session: Any = None) -> W
     dlq_name = f"nicelist-{settings.stage}-updates-dlq"
     budget = WriteBudget(
         session.client("ssm"),
-        settings.write_rate_parameter,
-        settings.write_rate,
-        settings.write_rate_cache_seconds,
-        settings.concurrency,
+        rate_parameter=settings.write_rate_parameter,
+        rate_fallback=settings.write_rate,
+        concurrency_parameter=settings.concurrency_parameter,
+        concurrency_fallback=settings.concurrency,
+        max_age=settings.write_rate_cache_seconds,
     )
     share = settings.write_rate / settings.concurrency
     pacing = Pacing(
@@ -62,6 +64,7 @@ def build_deps(settings: WriterSettings | None = None, session: Any = None) -> W
         settings=settings,
         dynamodb=dynamodb,
         dead_letters=DeadLetters(sqs, settings.dlq_url, dlq_name),
+        deferrals=Deferrals(sqs, settings.queue_url, f"nicelist-{settings.stage}-updates"),
         budget=budget,
         pacing=pacing,
         executor=ThreadPoolExecutor(max_workers=settings.write_threads, thread_name_prefix="write"),
@@ -106,6 +109,9 @@ def _publish(report: BatchReport, seconds: float) -> None:
         "UpdatesDeadLettered": report.rejected_updates,
         "MessagesReturned": report.failed_messages,
         "PermanentWriteErrors": report.permanent_errors,
+        "UpdatesRejectedByTable": report.rejected_writes,
+        "MessagesDeferred": report.deferred_messages,
+        "UpdatesDeferred": report.deferred_updates,
         "ThrottleRetries": report.stats.get("throttle_retries", 0),
         "DynamoDBRequests": report.stats.get("requests", 0),
     }
@@ -124,6 +130,7 @@ def _publish(report: BatchReport, seconds: float) -> None:
         coalesced_away=report.writes_saved,
         dead_lettered=report.invalid_messages + report.rejected_updates,
         returned=report.failed_messages,
+        deferred=report.deferred_updates,
         share_wcu_s=round(report.budget_share, 1),
         seconds=round(seconds, 3),
         dynamodb=report.stats,

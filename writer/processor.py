@@ -21,16 +21,24 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from botocore.exceptions import ClientError
 
 from writer.budget import WriteBudget
 from writer.coalesce import PlannedWrite, Tagged, WritePlan, plan
-from writer.contract import InvalidBody, format_timestamp, parse_body
+from writer.contract import (
+    InvalidBody,
+    LocationUpdate,
+    Rejected,
+    StatusUpdate,
+    encode_update,
+    format_timestamp,
+    parse_body,
+)
+from writer.defer import DEFERRALS_ATTRIBUTE, DeferError, Deferrals, Delivery, remainder, should_defer
 from writer.dlq import DeadLetterError, DeadLetters
 from writer.observability import logger
 from writer.ratelimit import Clock
 from writer.settings import WriterSettings
-from writer.table import Outcome, Pacing, TableWriter, chunks
+from writer.table import Outcome, Pacing, TableUnavailable, TableWriter, chunks
 
 
 class IncompleteMessage(Exception):
@@ -48,6 +56,7 @@ class WriterDeps:
     settings: WriterSettings
     dynamodb: Any
     dead_letters: DeadLetters
+    deferrals: Deferrals
     budget: WriteBudget
     pacing: Pacing
     executor: ThreadPoolExecutor
@@ -68,6 +77,9 @@ class BatchReport:
     writes_saved: int = 0
     failed_messages: int = 0
     permanent_errors: int = 0
+    rejected_writes: int = 0
+    deferred_messages: int = 0
+    deferred_updates: int = 0
     budget_share: float = 0.0
     stats: dict[str, float] = field(default_factory=dict)
 
@@ -79,6 +91,7 @@ class CoalescingBatchProcessor(BatchProcessor):
         super().__init__(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
         self.deps = deps
         self.report = BatchReport()
+        self._blocked: set[str] = set()  # messages whose writes hit an unavailable table: no deferral
 
     def run(self, records: list[dict[str, Any]], context: Any) -> PartialItemFailureResponse:
         """Process ``records`` and return the checked ``batchItemFailures`` response."""
@@ -99,11 +112,14 @@ class CoalescingBatchProcessor(BatchProcessor):
     def process_batch(self) -> set[str]:
         records = [SQSRecord(raw) for raw in self.records]
         self.report.messages = len(records)
-        tagged, failed = self._parse_all(records)
-        work = plan(tagged)
+        deliveries, failed = self._parse_all(records)
+        work = plan(Tagged(update, d.message_id) for d in deliveries for update in d.updates)
         self.report.updates = work.received
         self.report.writes_saved = work.writes_saved
-        failed |= self._write(work, {r.message_id: i for i, r in enumerate(records)})
+        outcomes = self._write(work, {r.message_id: i for i, r in enumerate(records)})
+        for delivery in deliveries:
+            if not self._settle(delivery, outcomes):
+                failed.add(delivery.message_id)
         for record in records:
             if record.message_id in failed:
                 error = IncompleteMessage(record.message_id)
@@ -113,9 +129,9 @@ class CoalescingBatchProcessor(BatchProcessor):
         self.report.failed_messages = len(failed)
         return failed
 
-    def _parse_all(self, records: Sequence[SQSRecord]) -> tuple[list[Tagged], set[str]]:
-        """Valid updates tagged with their message; invalid input to the DLQ (failed if it won't go)."""
-        tagged: list[Tagged] = []
+    def _parse_all(self, records: Sequence[SQSRecord]) -> tuple[list[Delivery], set[str]]:
+        """Valid updates per message; invalid input to the DLQ (the message fails if the DLQ won't take it)."""
+        deliveries: list[Delivery] = []
         failed: set[str] = set()
         letters = self.deps.dead_letters
         for record in records:
@@ -138,11 +154,11 @@ class CoalescingBatchProcessor(BatchProcessor):
                 )
                 if not _dead_letter(message_id, functools.partial(letters.send_rejected, parsed.rejected)):
                     failed.add(message_id)
-            tagged.extend(Tagged(update, message_id) for update in parsed.updates)
-        return tagged, failed
+            deliveries.append(_delivery(record, parsed.updates))
+        return deliveries, failed
 
-    def _write(self, work: WritePlan, order: dict[str, int]) -> set[str]:
-        """Run the plan through the pool, earliest messages first; return the unfinished messages."""
+    def _write(self, work: WritePlan, order: dict[str, int]) -> dict[tuple[str, str], Outcome]:
+        """Run the plan through the pool, earliest messages first; the outcome of every key."""
         deps = self.deps
         share = deps.budget.share()
         self.report.budget_share = share
@@ -162,46 +178,80 @@ class CoalescingBatchProcessor(BatchProcessor):
         def first(write: PlannedWrite) -> int:
             return min(order[m] for m in write.message_ids)
 
-        state = sorted(work.state, key=first)
-        track_chunks = chunks(sorted(work.track, key=first))
-        pending_state = [deps.executor.submit(self._guarded_state, writer, w) for w in state]
-        pending_tracks = [deps.executor.submit(self._guarded_tracks, writer, c) for c in track_chunks]
-        unfinished: set[str] = set()
-        for write, outcome in zip(state, pending_state, strict=True):
-            self._count(write, outcome.result(), unfinished)
-        for chunk, outcomes in zip(track_chunks, pending_tracks, strict=True):
-            for write, result in zip(chunk, outcomes.result(), strict=True):
-                self._count(write, result, unfinished)
+        # One queue of jobs in message order, a message's state writes beside its track points: when the
+        # deadline cuts the batch, early messages are whole and late ones untouched, so little is deferred
+        # half-done (a deferred update whose state was written costs a stale rewrite on its next delivery).
+        jobs: list[tuple[int, Sequence[PlannedWrite], Callable[[], list[Outcome]]]] = [
+            (first(w), [w], functools.partial(self._guarded_state, writer, w)) for w in work.state
+        ]
+        for chunk in chunks(sorted(work.track, key=first)):
+            jobs.append((first(chunk[0]), chunk, functools.partial(self._guarded_tracks, writer, chunk)))
+        jobs.sort(key=lambda job: job[0])
+        pending = [(writes, deps.executor.submit(run)) for _, writes, run in jobs]
+        outcomes: dict[tuple[str, str], Outcome] = {}
+        for writes, future in pending:
+            for write, result in zip(writes, future.result(), strict=True):
+                outcomes[write.key] = self._count(result)
         self.report.stats = writer.stats.snapshot()
-        return unfinished
+        return outcomes
 
-    def _count(self, write: PlannedWrite, outcome: Outcome, unfinished: set[str]) -> None:
+    def _count(self, outcome: Outcome) -> Outcome:
         if outcome is Outcome.WRITTEN:
             self.report.written += 1
         elif outcome is Outcome.STALE:
             self.report.stale += 1
+        elif outcome is Outcome.REJECTED:
+            self.report.rejected_writes += 1
         else:
             self.report.not_written += 1
-            unfinished |= write.message_ids
+        return outcome
 
-    def _guarded_state(self, writer: TableWriter, write: PlannedWrite) -> Outcome:
+    def _settle(self, delivery: Delivery, outcomes: dict[tuple[str, str], Outcome]) -> bool:
+        """True when every update of the message is in the table, the DLQ, or a deferred remainder."""
+        deps = self.deps
+        message_id = delivery.message_id
+        rejected = [u for u in delivery.updates if _any_outcome(u, outcomes, Outcome.REJECTED)]
+        if rejected:
+            reason = "DynamoDB rejected the write (ValidationException)"
+            unwritable = [Rejected(i, encode_update(u), reason) for i, u in enumerate(rejected)]
+            if not _dead_letter(message_id, functools.partial(deps.dead_letters.send_rejected, unwritable)):
+                return False
+            self.report.rejected_updates += len(rejected)
+        left = remainder(delivery, outcomes)
+        if not left:
+            return True
+        if message_id in self._blocked or not should_defer(delivery, left, deps.settings.max_receive_count):
+            return False
         try:
-            return writer.write_state(write)
-        except ClientError as error:
-            return self._permanent(error, write.message_ids)
+            deps.deferrals.send(delivery, left)
+        except DeferError as error:
+            logger.error(
+                "remainder not deferred; the message stays in the queue", message_id=message_id, error=str(error)
+            )
+            return False
+        self.report.deferred_messages += 1
+        self.report.deferred_updates += len(left)
+        logger.info("remainder deferred", message_id=message_id, updates=len(left), of=len(delivery.updates))
+        return True
+
+    def _guarded_state(self, writer: TableWriter, write: PlannedWrite) -> list[Outcome]:
+        try:
+            return [writer.write_state(write)]
+        except TableUnavailable as error:
+            return [self._unavailable(error, write.message_ids)]
 
     def _guarded_tracks(self, writer: TableWriter, chunk: Sequence[PlannedWrite]) -> list[Outcome]:
         try:
             return writer.write_tracks(chunk)
-        except ClientError as error:
+        except TableUnavailable as error:
             ids = set().union(*(w.message_ids for w in chunk))
-            return [self._permanent(error, ids)] * len(chunk)
+            return [self._unavailable(error, ids)] * len(chunk)
 
-    def _permanent(self, error: ClientError, message_ids: set[str]) -> Outcome:
-        """A write DynamoDB will never accept: its messages fail, and SQS redrive takes them to the DLQ."""
+    def _unavailable(self, error: TableUnavailable, message_ids: set[str]) -> Outcome:
+        """The table cannot be written: the messages fail whole (no deferral), SQS redrive keeps them."""
         self.report.permanent_errors += 1
-        code = error.response.get("Error", {}).get("Code", "")
-        logger.error("write rejected by DynamoDB", error_code=code, message_ids=sorted(message_ids))
+        self._blocked |= message_ids
+        logger.error("table unavailable", error_code=error.code, message_ids=sorted(message_ids))
         return Outcome.NOT_WRITTEN
 
     def _warn_if_too_big(self, work: WritePlan, share: float, remaining: float) -> None:
@@ -218,13 +268,17 @@ class CoalescingBatchProcessor(BatchProcessor):
             )
 
     def _checked_response(self, failed: set[str]) -> PartialItemFailureResponse:
-        """Never hand Lambda a response that would delete an unfinished message."""
-        response = self.response()
-        reported = [entry.get("itemIdentifier") for entry in response.get("batchItemFailures", [])]
+        """Never hand Lambda a response that would delete an unfinished message.
+
+        Each failed id is listed once, even when SQS put the same message into the batch twice
+        (it does, at least once): a duplicate is one message, not a reason to fail the batch.
+        """
+        reported = [entry.get("itemIdentifier") for entry in self.response().get("batchItemFailures", [])]
         batch_ids = {SQSRecord(raw).message_id for raw in self.records}
-        if set(reported) != failed or not set(reported) <= batch_ids or len(reported) != len(failed):
-            raise InvalidResponse(f"response lists {len(reported)} failures, expected {len(failed)}")
-        return response
+        unique = list(dict.fromkeys(reported))
+        if set(unique) != failed or not failed <= batch_ids:
+            raise InvalidResponse(f"response lists {len(unique)} failures, expected {len(failed)}")
+        return {"batchItemFailures": [{"itemIdentifier": str(message_id)} for message_id in unique]}
 
 
 def _dead_letter(message_id: str, send: Callable[[str], None]) -> bool:
@@ -235,6 +289,27 @@ def _dead_letter(message_id: str, send: Callable[[str], None]) -> bool:
         logger.error("DLQ refused a message; it stays in the queue", message_id=message_id, error=str(error))
         return False
     return True
+
+
+def _delivery(record: SQSRecord, updates: list[StatusUpdate | LocationUpdate]) -> Delivery:
+    # Lambda's shape: {"stringValue": "1", "dataType": "Number", ...}; read raw, a bad value counts as 0
+    attribute = (record.raw_event.get("messageAttributes") or {}).get(DEFERRALS_ATTRIBUTE) or {}
+    deferrals = str(attribute.get("stringValue") or "0")
+    return Delivery(
+        message_id=record.message_id,
+        updates=updates,
+        receive_count=int(record.attributes.approximate_receive_count or 1),
+        deferrals=int(deferrals) if deferrals.isdigit() else 0,
+    )
+
+
+def _any_outcome(
+    update: StatusUpdate | LocationUpdate, outcomes: dict[tuple[str, str], Outcome], wanted: Outcome
+) -> bool:
+    keys = [(update.child_id, update.aspect)]
+    if isinstance(update, LocationUpdate):
+        keys.append((update.child_id, f"LOC#{update.observed_at}"))
+    return any(outcomes.get(key) is wanted for key in keys)
 
 
 def _whole_batch(record: Any) -> None:

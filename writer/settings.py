@@ -24,8 +24,10 @@ class WriterSettings(BaseSettings):
     write_rate: float = Field(default=100.0, gt=0)
     write_rate_parameter: str = ""
     write_rate_cache_seconds: float = Field(default=5.0, ge=0)
-    # How many executions share the budget (the mapping's maximum concurrency).
+    # How many executions share the budget (the mapping's maximum concurrency); the SSM
+    # parameter wins when it exists, so a change of concurrency needs no redeploy.
     concurrency: int = Field(default=1, ge=1)
+    concurrency_parameter: str = ""
     # Budget an idle execution may bank (seconds of its share), so the poller's gap between two
     # invocations is not budget lost for good. DynamoDB's own burst credit absorbs it.
     write_burst_seconds: float = Field(default=0.5, ge=0, le=5)
@@ -34,6 +36,9 @@ class WriterSettings(BaseSettings):
     deadline_margin_ms: int = Field(default=3000, ge=0)
     write_threads: int = Field(default=8, ge=1, le=64)
     max_attempts: int = Field(default=8, ge=1)
+    # The queue's redrive maxReceiveCount: a message's last delivery before the DLQ is deferred, not
+    # failed, when its writes ran out of budget (it must never reach the DLQ for throttling alone).
+    max_receive_count: int = Field(default=5, ge=1)
 
     @model_validator(mode="after")
     def _derive_names(self) -> WriterSettings:
@@ -41,4 +46,6 @@ class WriterSettings(BaseSettings):
             object.__setattr__(self, "table", f"nicelist-{self.stage}")
         if not self.write_rate_parameter:
             object.__setattr__(self, "write_rate_parameter", f"/nicelist/{self.stage}/write-rate")
+        if not self.concurrency_parameter:
+            object.__setattr__(self, "concurrency_parameter", f"/nicelist/{self.stage}/writer-concurrency")
         return self

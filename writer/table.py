@@ -24,17 +24,30 @@ from writer.ratelimit import AimdController, Clock, DeadlineReached, Sleep, Toke
 
 BATCH_WRITE_LIMIT = 25
 THROTTLE_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
-# Errors that will not get better by retrying: the write is given up and its messages fail
-# (SQS redrive then moves them to the DLQ after maxReceiveCount attempts).
-PERMANENT_CODES = frozenset(
-    {"ValidationException", "ResourceNotFoundException", "AccessDeniedException", "SerializationException"}
-)
+# DynamoDB refused the item itself: retrying cannot help, the update goes to the DLQ with the code.
+INPUT_ERROR_CODES = frozenset({"ValidationException", "SerializationException"})
+# The table cannot be written at all (missing, no permission): a deployment problem, not the input's.
+# The messages fail whole, the writer-errors alarm fires, and SQS redrive keeps them safe in the DLQ.
+CONFIG_ERROR_CODES = frozenset({"ResourceNotFoundException", "AccessDeniedException"})
 
 
 class Outcome(Enum):
     WRITTEN = "written"
     STALE = "stale"  # the table already holds a newer (or the same) observation
     NOT_WRITTEN = "not_written"  # retries or the deadline ran out: the messages come back
+    REJECTED = "rejected"  # DynamoDB refused this item (INPUT_ERROR_CODES): dead-letter the update
+
+
+class TableUnavailable(Exception):
+    """The table cannot be written at all (CONFIG_ERROR_CODES)."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        super().__init__(code)
+
+
+class _ItemsRejected(Exception):
+    """A BatchWriteItem refused as a whole for an input error: find the item by writing one at a time."""
 
 
 @dataclass(slots=True)
@@ -121,8 +134,10 @@ class TableWriter:
                 code = error.response.get("Error", {}).get("Code", "")
                 if code == "ConditionalCheckFailedException":
                     return Outcome.STALE
-                if code in PERMANENT_CODES:
-                    raise
+                if code in INPUT_ERROR_CODES:
+                    return Outcome.REJECTED
+                if code in CONFIG_ERROR_CODES:
+                    raise TableUnavailable(code) from error
                 throttled = code in THROTTLE_CODES
             except BotoCoreError:
                 pass  # connection trouble: retried like a 5xx
@@ -143,12 +158,23 @@ class TableWriter:
         for attempt in range(self._pacing.max_attempts):
             if not self._take(sum(write_units(item) for item in pending.values())):
                 return outcomes
-            unprocessed = self._batch_put(pending)
+            try:
+                unprocessed = self._batch_put(pending)
+            except _ItemsRejected:
+                return self._isolate(chunk, pending, outcomes)
             for index in pending.keys() - unprocessed.keys():
                 outcomes[index] = Outcome.WRITTEN
             pending = unprocessed
             if not pending or not self._back_off(attempt, throttled=True):
                 return outcomes
+        return outcomes
+
+    def _isolate(
+        self, chunk: Sequence[PlannedWrite], pending: dict[int, Item], outcomes: list[Outcome]
+    ) -> list[Outcome]:
+        """One bad item fails a whole BatchWriteItem: write the pending ones alone so only it is rejected."""
+        for index in pending:
+            outcomes[index] = Outcome.REJECTED if len(pending) == 1 else self.write_tracks([chunk[index]])[0]
         return outcomes
 
     def _batch_put(self, pending: dict[int, Item]) -> dict[int, Item]:
@@ -160,8 +186,11 @@ class TableWriter:
                 ReturnConsumedCapacity="TOTAL",
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code", "") in PERMANENT_CODES:
-                raise
+            code = error.response.get("Error", {}).get("Code", "")
+            if code in INPUT_ERROR_CODES:
+                raise _ItemsRejected(code) from error
+            if code in CONFIG_ERROR_CODES:
+                raise TableUnavailable(code) from error
             return pending
         except BotoCoreError:
             return pending

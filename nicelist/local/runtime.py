@@ -31,6 +31,7 @@ import logging
 import os
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import IO, Any
@@ -84,8 +85,16 @@ class WriterRuntime:
     """Start with ``start()`` or ``with WriterRuntime(config) as runtime:``; ``run()`` blocks until
     ``stop()`` (or Ctrl-C). ``stats()`` and ``tune()`` are safe from any thread."""
 
-    def __init__(self, config: RuntimeConfig, *, sqs_client: Any | None = None) -> None:
+    def __init__(
+        self,
+        config: RuntimeConfig,
+        *,
+        sqs_client: Any | None = None,
+        on_tune: Callable[[Tuning], None] | None = None,
+    ) -> None:
+        """``on_tune`` is called with every new tuning (the stack tells the writers their new share)."""
         self.config = config
+        self._on_tune = on_tune
         self._client = sqs_client or boto3.client(
             "sqs",
             endpoint_url=config.endpoint_url,
@@ -184,6 +193,8 @@ class WriterRuntime:
         if self._pollers and not self._stopping.is_set():
             self._add_pollers(tuning.maximum_concurrency)
         LOG.info("writer runtime tuned: %s", tuning)
+        if self._on_tune is not None:
+            self._on_tune(tuning)
         return tuning
 
     # -- polling and invoking --------------------------------------------------------------------

@@ -137,8 +137,19 @@ class LocalStack:
         for stage in self.extra_stages:
             provision_stage(stage, clients, options)
         self._start_child("api", self._api_argv(), self.config.api_port, env=self._api_env())
-        self.runtime = WriterRuntime(self._runtime_config(), sqs_client=self.client("sqs"))
+        self._share_concurrency(self.config.concurrency)
+        self.runtime = WriterRuntime(
+            self._runtime_config(),
+            sqs_client=self.client("sqs"),
+            on_tune=lambda tuning: self._share_concurrency(tuning.effective_concurrency),
+        )
         self.runtime.start()
+
+    def _share_concurrency(self, executions: int) -> None:
+        """Tell the writers how many of them share the budget (they read it beside the write rate)."""
+        self.client("ssm").put_parameter(
+            Name=self.names.writer_concurrency_parameter, Value=str(max(1, executions)), Type="String", Overwrite=True
+        )
 
     def stop(self) -> None:
         runtime, self.runtime = self.runtime, None

@@ -167,13 +167,26 @@ def test_configure_bounds_maximum_concurrency(deployed: Clients, requested: str,
         assert out.exit_code == 1 and message in out.output
 
 
-def test_configure_refuses_a_budget_share_that_disagrees() -> None:
+def test_configure_tells_the_writers_how_many_share_the_budget() -> None:
+    # GIVEN writers deployed with NICELIST_CONCURRENCY=3 and a reserved concurrency of 4
     with mock_aws():
         provision_stage("dev", Clients.create(region=REGION))
         _deploy_function("nicelist-dev-writer", reserved=4, concurrency="3")
+        # WHEN the operator raises the mapping's maximum concurrency to 4
         out = CliRunner().invoke(main, ["deploy", "configure", *STAGE, "--max-concurrency", "4"])
+        shared_by = boto3.client("ssm", region_name=REGION).get_parameter(Name="/nicelist/dev/writer-concurrency")
+    # THEN the writers are told to split the budget four ways (no redeploy needed)
+    assert out.exit_code == 0, out.output
+    assert shared_by["Parameter"]["Value"] == "4"
+
+
+def test_check_reports_writers_splitting_the_budget_by_the_wrong_number(deployed: Clients) -> None:
+    out = CliRunner().invoke(main, ["deploy", "configure", *STAGE])
+    assert out.exit_code == 0, out.output
+    deployed.ssm.put_parameter(Name="/nicelist/dev/writer-concurrency", Value="5", Type="String", Overwrite=True)
+    out = CliRunner().invoke(main, ["deploy", "check", *STAGE])
     assert out.exit_code == 1
-    assert "NICELIST_CONCURRENCY=3" in out.output
+    assert "split the write rate by 5 but MaximumConcurrency is 2" in out.output
 
 
 def test_disabled_mapping_is_a_problem() -> None:
@@ -190,7 +203,7 @@ def test_disabled_mapping_is_a_problem() -> None:
     with Stubber(lam) as stubber:
         stubber.add_response("get_function_concurrency", {"ReservedConcurrentExecutions": 4}, {"FunctionName": ANY})
         stubber.add_response("list_event_source_mappings", {"EventSourceMappings": [mapping]})
-        problems = _mapping_problems(lam, "nicelist-dev-writer", arn)
+        problems = _mapping_problems(lam, "nicelist-dev-writer", arn, shared_by=5)
     assert problems == [f"mapping {UUID} is Disabled", f"mapping {UUID} MaximumConcurrency 5 is not 2..4"]
 
 

@@ -47,9 +47,7 @@ def test_a_batch_is_coalesced_to_the_newest_per_child(stage: Stage) -> None:
 def test_invalid_body_goes_to_the_dlq_unchanged_and_neighbours_are_written(stage: Stage) -> None:
     # GIVEN a batch with a malformed body between two valid ones
     bad = '{"kind": "status", "child_id": "c-4"'
-    event = {
-        "Records": [sqs_record(status("c-4", "2026-12-23T18:00:00Z")), sqs_record(bad, message_id="bad-1")]
-    }
+    event = {"Records": [sqs_record(status("c-4", "2026-12-23T18:00:00Z")), sqs_record(bad, message_id="bad-1")]}
     # WHEN processed
     response = handle(event, FakeContext(), stage.deps())
     # THEN the bad message is done (in the DLQ, not retried) and the good one is written
@@ -95,3 +93,13 @@ def test_a_deadline_too_close_returns_every_message(stage: Stage) -> None:
     # THEN nothing is written and the message is handed back, not dropped
     assert response == {"batchItemFailures": [{"itemIdentifier": "m-8"}]}
     assert stage.items("c-8") == {}
+
+
+def test_a_message_delivered_twice_in_one_batch_is_reported_once(stage: Stage) -> None:
+    # GIVEN SQS putting the same (undeliverable-to-DLQ) message into one batch twice, beside a good one
+    deps = stage.deps(dlq_url="https://sqs.us-east-1.amazonaws.com/123456789012/missing")
+    twice = sqs_record("not json", message_id="m-1")
+    event = {"Records": [twice, sqs_record(status("c-9", "2026-12-23T18:00:00Z"), message_id="m-2"), twice]}
+    # THEN the response names it once, and the good message is not dragged into a whole-batch failure
+    assert handle(event, FakeContext(), deps) == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+    assert "STATUS" in stage.items("c-9")

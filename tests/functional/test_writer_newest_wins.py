@@ -162,11 +162,12 @@ def one_attempt_on_fake_time(deps: WriterDeps) -> WriterDeps:
     return dataclasses.replace(deps, pacing=pacing)
 
 
-def deliver(deps: WriterDeps, throttler: Throttler, batches: list[tuple[list[Message], bool]]) -> None:
-    """Process batches in order; a failed message comes back in a later batch (with its batch, maybe)."""
+def deliver(stage: Stage, deps: WriterDeps, throttler: Throttler, batches: list[tuple[list[Message], bool]]) -> None:
+    """Process batches in order; a failed message comes back in a later batch (with its batch, maybe),
+    and what the writer deferred to the queue (remainders of partly written messages) is delivered too."""
     queue = list(batches)
     rounds = 0
-    while queue:
+    while queue or (queue := deferred(stage)):
         rounds += 1
         assert rounds < 100, "redelivery did not converge"
         messages, flaky = queue.pop(0)
@@ -182,6 +183,14 @@ def deliver(deps: WriterDeps, throttler: Throttler, batches: list[tuple[list[Mes
             # SQS gives back the failed ones; at-least-once may bring the whole batch again
             again = messages if len(failed) % 2 else [m for m in messages if m.message_id in failed]
             queue.append((again, False))
+
+
+def deferred(stage: Stage) -> list[tuple[list[Message], bool]]:
+    """Remainders the writer sent back to the queue, as one more batch (empty when there are none)."""
+    messages = stage.sqs.receive_message(QueueUrl=stage.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+    for message in messages:
+        stage.sqs.delete_message(QueueUrl=stage.queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return [([Message(m["MessageId"], m["Body"]) for m in messages], False)] if messages else []
 
 
 @st.composite
@@ -232,7 +241,7 @@ def test_newest_wins_in_any_delivery(stage: Stage, scenario: Any) -> None:
     throttler = _cache[id(stage)][1]
     throttler.unlucky = unlucky
     # WHEN every message has been delivered until it succeeded
-    deliver(deps, throttler, batches)
+    deliver(stage, deps, throttler, batches)
     # THEN the table holds the newest state and every track point
     assert_table_matches(stage, pool)
 

@@ -9,9 +9,7 @@ deadlines run instantly and exactly.
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import random
 import threading
 from collections.abc import Callable
 from types import SimpleNamespace
@@ -21,52 +19,13 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from tests.support.events import FakeContext, envelope, location, sqs_record, status
+from tests.support.fakes import FakeTime, on_fake_time
 from tests.support.writer import Stage
 from writer.handler import handle
-from writer.processor import WriterDeps
-from writer.ratelimit import AimdController, TokenBucket
 
 Answer = tuple[Any, dict[str, Any]] | None
 Responder = Callable[[dict[str, Any]], Answer]
 AT = "2026-12-23T18:00:{:02d}Z"
-
-
-class FakeTime:
-    """A thread-safe clock that moves only when someone sleeps; backoff sleeps are recorded."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.backoffs: list[float] = []
-        self._lock = threading.Lock()
-
-    def clock(self) -> float:
-        with self._lock:
-            return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.backoffs.append(seconds)
-            self.now += seconds
-
-    def budget_sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.now += seconds
-
-
-def on_fake_time(deps: WriterDeps, time: FakeTime, max_attempts: int | None = None) -> WriterDeps:
-    """The same deps with bucket, controller, backoff and deadline on ``time``."""
-    pacing = deps.pacing
-    share = pacing.share
-    fake = dataclasses.replace(
-        pacing,
-        bucket=TokenBucket(rate=share, burst=0.0, clock=time.clock, sleep=time.budget_sleep),
-        controller=AimdController(clock=time.clock),
-        clock=time.clock,
-        sleep=time.sleep,
-        rng=random.Random(7),
-        max_attempts=max_attempts or pacing.max_attempts,
-    )
-    return dataclasses.replace(deps, pacing=fake)
 
 
 class Hooks:
@@ -125,20 +84,26 @@ def batch_keys(request: dict[str, Any]) -> set[tuple[str, str]]:
 
 
 def leave_unprocessed(stage: Stage, unprocessed: Callable[[tuple[str, str]], bool], times: int) -> Responder:
-    """For ``times`` calls, write the items not matching ``unprocessed`` and hand those back."""
+    """For the first ``times`` calls that carry a matching item, write the others and hand those back.
+
+    Only calls with a matching item count, so the answer does not depend on which of the writer's
+    threads reaches DynamoDB first.
+    """
     count = 0
+    lock = threading.Lock()
 
     def respond(request: dict[str, Any]) -> Answer:
         nonlocal count
-        count += 1
-        if count > times:
-            return None
         [(table, writes)] = request["RequestItems"].items()
         done: list[dict[str, Any]] = []
         left: list[dict[str, Any]] = []
         for write in writes:
             item = write["PutRequest"]["Item"]
             (left if unprocessed((item["child_id"]["S"], item["sk"]["S"])) else done).append(write)
+        with lock:
+            if not left or count >= times:
+                return None
+            count += 1
         if done:
             stage.dynamodb.batch_write_item(RequestItems={table: done})
         return ok({"UnprocessedItems": {table: left} if left else {}})
@@ -249,7 +214,9 @@ def test_a_connection_error_is_retried(stage: Stage, time: FakeTime) -> None:
     assert raised == 2 and "STATUS" in stage.items("c-1")
 
 
-def test_a_permanent_error_fails_only_its_message(stage: Stage, time: FakeTime) -> None:
+def test_an_update_dynamodb_rejects_is_dead_lettered_and_its_neighbours_are_written(
+    stage: Stage, time: FakeTime
+) -> None:
     # GIVEN DynamoDB rejecting the write for one child as invalid
     deps = on_fake_time(stage.deps(), time)
 
@@ -265,13 +232,26 @@ def test_a_permanent_error_fails_only_its_message(stage: Stage, time: FakeTime) 
         ]
     }
     response = handle(event, FakeContext(), deps)
-    # THEN its message fails at once (no retries; SQS redrive will take it to the DLQ) ...
-    assert failures(response) == {"m-1"}
+    # THEN the rejected update goes to the DLQ at once, with the reason (no retries: it cannot get better) ...
+    assert failures(response) == set()
     assert len([p for p in puts if child_of(p) == "c-1"]) == 1
     assert time.backoffs == []
+    [dead] = stage.dlq_messages()
+    assert [u["child_id"] for u in json.loads(dead["Body"])["updates"]] == ["c-1"]
+    assert "ValidationException" in dead["MessageAttributes"]["nicelist-error"]["StringValue"]
     # ... and its neighbours are written
     assert all("STATUS" in stage.items(c) for c in ("c-0", "c-2", "c-3"))
+
+
+def test_an_unavailable_table_fails_the_messages_whole(stage: Stage, time: FakeTime) -> None:
+    # GIVEN a table the writer may not write (a deployment problem, not the input's)
+    deps = on_fake_time(stage.deps(), time)
+    Hooks(deps.dynamodb).on("PutItem", lambda request: error("AccessDeniedException"))
+    event = {"Records": [sqs_record(status("c-0", AT.format(1)), message_id="m-0")]}
+    # THEN the message comes back (SQS redrive keeps it), nothing is deferred or dead-lettered by the writer
+    assert failures(handle(event, FakeContext(), deps)) == {"m-0"}
     assert stage.dlq_messages() == []
+    assert stage.sqs.receive_message(QueueUrl=stage.queue_url).get("Messages", []) == []
 
 
 # --- BatchWriteItem (track points) ------------------------------------------------------------
@@ -301,9 +281,11 @@ def test_unprocessed_items_alone_are_retried_and_written(stage: Stage, time: Fak
     assert all(len(tracks(stage, c)) == 10 for c in ("c-a", "c-b", "c-c"))
     # AND the retries carried exactly the unprocessed items, nothing already written
     sent = [batch_keys(call) for call in calls]
-    assert sum(len(keys) for keys in sent) == 30 + 10  # c-b's 10 were sent again, once more
+    b_keys = {key for keys in sent for key in keys if key[0] == "c-b"}
     retried = [keys for keys in sent if all(child == "c-b" for child, _ in keys)]
-    assert retried and set().union(*retried) == {k for k in sent[0] | sent[1] if k[0] == "c-b"}
+    assert len(b_keys) == 10
+    assert len(retried) == 2 and all(keys == b_keys for keys in retried)  # only c-b's, until processed
+    assert sum(len(keys) for keys in sent) == 30 + 2 * 10
     assert len(time.backoffs) >= 1
     assert deps.pacing.controller.fraction < 1.0
 
@@ -321,7 +303,7 @@ def test_items_unprocessed_until_the_deadline_fail_exactly_their_messages(stage:
     assert stage.dlq_messages() == []
 
 
-def test_a_message_whose_point_is_shared_fails_with_it(stage: Stage, time: FakeTime) -> None:
+def test_a_point_shared_by_two_messages_keeps_both_until_it_is_written(stage: Stage, time: FakeTime) -> None:
     # GIVEN the same fix delivered in two messages, and that point never processed
     deps = on_fake_time(stage.deps(max_attempts=4), time)
     shared = location("c-s", AT.format(5), lat=5.0)
@@ -333,8 +315,12 @@ def test_a_message_whose_point_is_shared_fails_with_it(stage: Stage, time: FakeT
             sqs_record(location("c-t", AT.format(2)), message_id="m-3"),
         ]
     }
-    # THEN both messages that carried it come back, the third does not
-    assert failures(handle(event, FakeContext(), deps)) == {"m-1", "m-2"}
+    # THEN m-2 (no progress) comes back whole; m-1 made progress, so its remainder (the shared fix) is
+    # deferred as a new message rather than rewriting c-t on its next delivery; m-3 is done
+    assert failures(handle(event, FakeContext(), deps)) == {"m-2"}
+    [deferred] = stage.sqs.receive_message(QueueUrl=stage.queue_url, MessageAttributeNames=["All"])["Messages"]
+    assert json.loads(deferred["Body"])["updates"] == [{**shared, "observed_at": "2026-12-23T18:00:05.000000Z"}]
+    assert deferred["MessageAttributes"]["nicelist-deferred-from"]["StringValue"] == "m-1"
 
 
 def test_a_throttled_batch_write_is_retried_whole(stage: Stage, time: FakeTime) -> None:
@@ -354,17 +340,21 @@ def test_a_server_error_on_batch_write_is_retried(stage: Stage, time: FakeTime) 
     assert len(calls) == 3 and len(tracks(stage, "c-a")) == 3
 
 
-def test_a_permanent_batch_write_error_fails_the_chunks_messages_only(stage: Stage, time: FakeTime) -> None:
-    # GIVEN 30 track points (chunks of 25 and 5) and DynamoDB rejecting the second chunk
+def test_one_item_dynamodb_rejects_in_a_batch_write_is_isolated_and_dead_lettered(stage: Stage, time: FakeTime) -> None:
+    # GIVEN 30 track points (chunks of 25 and 5) and DynamoDB rejecting any batch holding one bad point
     deps = on_fake_time(stage.deps(), time)
+    bad = ("c-c", "LOC#2026-12-23T18:00:07.000000Z")
 
-    def reject_small_chunk(request: dict[str, Any]) -> Answer:
-        return error("ValidationException") if len(batch_keys(request)) < 25 else None
+    def reject_the_bad_point(request: dict[str, Any]) -> Answer:
+        return error("ValidationException") if bad in batch_keys(request) else None
 
-    Hooks(deps.dynamodb).on("BatchWriteItem", reject_small_chunk)
+    Hooks(deps.dynamodb).on("BatchWriteItem", reject_the_bad_point)
     response = handle(three_messages_of_track_points(), FakeContext(), deps)
-    # THEN only the message whose points were in that chunk fails (chunks follow message order)
-    assert failures(response) == {"m-c"}
+    # THEN the batch is split to find it: only that point is dead-lettered, every other one is written
+    assert failures(response) == set()
     assert len(tracks(stage, "c-a")) == len(tracks(stage, "c-b")) == 10
+    assert len(tracks(stage, "c-c")) == 9 and bad[1] not in tracks(stage, "c-c")
+    [dead] = stage.dlq_messages()
+    assert [u["observed_at"] for u in json.loads(dead["Body"])["updates"]] == ["2026-12-23T18:00:07.000000Z"]
     # and the state registers, written by PutItem, are not held back
     assert "LOCATION" in stage.items("c-c")

@@ -13,8 +13,12 @@ QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:nicelist-test-updates"
 
 
 def sqs_record(
-    body: str | dict[str, Any] | list[Any], message_id: str | None = None, receive_count: int = 1
+    body: str | dict[str, Any] | list[Any],
+    message_id: str | None = None,
+    receive_count: int = 1,
+    attributes: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """``attributes``: message attributes as name -> string value, delivered in Lambda's shape."""
     text = body if isinstance(body, str) else json.dumps(body)
     now = str(int(time.time() * 1000))
     return {
@@ -27,7 +31,10 @@ def sqs_record(
             "SenderId": "AIDAEXAMPLE",
             "ApproximateFirstReceiveTimestamp": now,
         },
-        "messageAttributes": {},
+        "messageAttributes": {
+            name: {"stringValue": value, "stringListValues": [], "binaryListValues": [], "dataType": "String"}
+            for name, value in (attributes or {}).items()
+        },
         "md5OfBody": hashlib.md5(text.encode()).hexdigest(),  # SQS's own checksum, not security
         "eventSource": "aws:sqs",
         "eventSourceARN": QUEUE_ARN,

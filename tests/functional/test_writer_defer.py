@@ -1,0 +1,72 @@
+"""A batch bigger than one invocation's budget: progress is kept, nothing is written twice, nothing is lost."""
+
+from __future__ import annotations
+
+import json
+
+from tests.support.events import FakeContext, envelope, sqs_record, status
+from tests.support.fakes import FakeTime, on_fake_time
+from tests.support.writer import Stage
+from writer.handler import handle
+
+AT = "2026-12-23T18:00:{:02d}Z"
+
+
+class FakeTimeContext(FakeContext):
+    """A LambdaContext whose deadline runs on the same fake clock as the writer's pacing."""
+
+    def __init__(self, time: FakeTime, timeout_s: float) -> None:
+        super().__init__(timeout_s=timeout_s)
+        self.time = time
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.timeout_s - self.time.clock()) * 1000))
+
+
+def test_the_unwritten_remainder_is_deferred_and_written_on_its_next_delivery(stage: Stage) -> None:
+    # GIVEN 3 messages of 10 status updates (30 write units) and a budget of 10 WCU/s
+    time = FakeTime()
+    # one write thread: the fake clock adds every sleeper's wait, so only sequential pacing is exact on it
+    settings = {"write_rate": 10.0, "write_burst_seconds": 0.0, "deadline_margin_ms": 3000, "write_threads": 1}
+    deps = on_fake_time(stage.deps(**settings), time)
+    records = [
+        sqs_record(envelope(*[status(f"{m}-{i}", AT.format(i)) for i in range(10)]), message_id=m)
+        for m in ("m-a", "m-b", "m-c")
+    ]
+    # WHEN the invocation has 4.5 s left: 1.5 s of budget after the margin, 15 of the 30 writes
+    response = handle({"Records": records}, FakeTimeContext(time, timeout_s=4.5), deps)
+    # THEN m-a is done; m-b, half written, is not handed back whole: its other half is a new message;
+    # m-c, with nothing written, comes back as a batch item failure (nothing to keep)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m-c"}]}
+    [deferred] = stage.sqs.receive_message(QueueUrl=stage.queue_url, MessageAttributeNames=["All"])["Messages"]
+    left = [u["child_id"] for u in json.loads(deferred["Body"])["updates"]]
+    assert all(stage.items(f"m-a-{i}") for i in range(10))
+    written_b = [f"m-b-{i}" for i in range(10) if stage.items(f"m-b-{i}")]
+    assert 3 <= len(written_b) <= 6  # about half: the bucket starts empty, float edges at the deadline
+    assert sorted(left) == sorted(f"m-b-{i}" for i in range(10) if f"m-b-{i}" not in written_b)
+    assert deferred["MessageAttributes"]["nicelist-deferred-from"]["StringValue"] == "m-b"
+    assert deferred["MessageAttributes"]["nicelist-deferrals"]["StringValue"] == "1"
+    # AND delivering the remainder and m-c again writes exactly the rest: no write is spent twice
+    calls = []
+    deps.dynamodb.meta.events.register("before-call.dynamodb.PutItem", lambda **kwargs: calls.append(1))
+    carried = {name: a["StringValue"] for name, a in deferred["MessageAttributes"].items()}
+    redelivery = [sqs_record(deferred["Body"], message_id="m-d", attributes=carried), records[2]]
+    assert handle({"Records": redelivery}, FakeContext(timeout_s=30.0), deps) == {"batchItemFailures": []}
+    assert len(calls) == len(left) + 10
+    assert all(stage.items(f"{m}-{i}") for m in ("m-a", "m-b", "m-c") for i in range(10))
+    assert stage.dlq_messages() == []
+
+
+def test_when_the_queue_refuses_the_remainder_the_message_comes_back_whole(stage: Stage) -> None:
+    time = FakeTime()
+    settings = {
+        "write_rate": 10.0,
+        "write_burst_seconds": 0.0,
+        "write_threads": 1,
+        "queue_url": stage.queue_url + "-gone",
+    }
+    deps = on_fake_time(stage.deps(**settings), time)
+    record = sqs_record(envelope(*[status(f"c-{i}", AT.format(i % 60)) for i in range(30)]), message_id="m-1")
+    # half written by the deadline: the remainder should be deferred, but the queue is gone
+    response = handle({"Records": [record]}, FakeTimeContext(time, timeout_s=4.5), deps)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}

@@ -1,0 +1,111 @@
+"""Deferral: the unwritten remainder of a message goes back to the queue as a message of its own.
+
+Returning a partly written message whole would make its next delivery spend budget again on what is
+already in the table (a stale conditional write still costs a write unit), and a message bigger than
+one invocation's budget would then never finish and climb to the DLQ for throttling alone. So when the
+deadline leaves part of a message unwritten, the writer sends exactly that part to the queue as a new
+envelope and only then lets the original be deleted. A message with no progress at all is returned as
+a batch item failure instead (the contract's way), unless this is its last delivery before the redrive
+policy would dead-letter it. Nothing is deleted before SQS has confirmed the remainder.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from writer.contract import ENVELOPE_VERSION, LocationUpdate, StatusUpdate, encode_update
+from writer.table import Outcome
+
+AnyUpdate = StatusUpdate | LocationUpdate
+DEFERRED_FROM_ATTRIBUTE = "nicelist-deferred-from"
+DEFERRALS_ATTRIBUTE = "nicelist-deferrals"
+MAX_BODY_BYTES = 900_000  # below SQS's 1 MiB, with room for attributes
+
+
+class DeferError(Exception):
+    """SQS did not take the remainder: the original message must stay in the queue."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One message as delivered: its valid updates, how often SQS delivered it, how often it was deferred."""
+
+    message_id: str
+    updates: list[AnyUpdate]
+    receive_count: int
+    deferrals: int
+
+
+def remainder(delivery: Delivery, outcomes: Mapping[tuple[str, str], Outcome]) -> list[AnyUpdate]:
+    """The updates of ``delivery`` whose writes (state, and track point for a fix) are not all done."""
+    left = []
+    for update in delivery.updates:
+        keys = [(update.child_id, update.aspect)]
+        if isinstance(update, LocationUpdate):
+            keys.append((update.child_id, f"LOC#{update.observed_at}"))
+        if any(outcomes.get(key) is Outcome.NOT_WRITTEN for key in keys):
+            left.append(update)
+    return left
+
+
+def should_defer(delivery: Delivery, left: list[AnyUpdate], max_receive_count: int) -> bool:
+    """Defer when part of the message is done (no rework), or when the next failure would dead-letter it."""
+    progressed = len(left) < len(delivery.updates)
+    last_chance = delivery.receive_count >= max_receive_count - 1
+    return bool(left) and (progressed or last_chance)
+
+
+class Deferrals:
+    """Sends remainders to the stage's queue; resolves its URL once from the name when not configured."""
+
+    def __init__(self, sqs: Any, queue_url: str = "", queue_name: str = "") -> None:
+        if not queue_url and not queue_name:
+            raise ValueError("need the queue's URL or name")
+        self._sqs = sqs
+        self._url = queue_url
+        self._name = queue_name
+
+    @property
+    def url(self) -> str:
+        if not self._url:
+            self._url = self._sqs.get_queue_url(QueueName=self._name)["QueueUrl"]
+        return self._url
+
+    def send(self, delivery: Delivery, left: list[AnyUpdate]) -> None:
+        """Every envelope of the remainder confirmed by SQS, or ``DeferError``."""
+        attributes = {
+            DEFERRED_FROM_ATTRIBUTE: {"DataType": "String", "StringValue": delivery.message_id},
+            DEFERRALS_ATTRIBUTE: {"DataType": "Number", "StringValue": str(delivery.deferrals + 1)},
+        }
+        for body in _envelopes(encode_update(update) for update in left):
+            try:
+                self._sqs.send_message(QueueUrl=self.url, MessageBody=body, MessageAttributes=attributes)
+            except (ClientError, BotoCoreError) as error:
+                raise DeferError(f"remainder of {delivery.message_id} not enqueued: {error}") from error
+
+
+def _envelopes(encoded: Iterable[dict[str, Any]]) -> list[str]:
+    """Pack into envelopes under ``MAX_BODY_BYTES`` (a remainder is at most its original, but normalized
+    timestamps are a few bytes longer than what some producers send)."""
+    bodies: list[str] = []
+    batch: list[str] = []
+    size = 0
+    for update in encoded:
+        text = json.dumps(update, separators=(",", ":"))
+        if batch and size + len(text) + 1 > MAX_BODY_BYTES:
+            bodies.append(_body(batch))
+            batch, size = [], 0
+        batch.append(text)
+        size += len(text) + 1
+    if batch:
+        bodies.append(_body(batch))
+    return bodies
+
+
+def _body(updates: list[str]) -> str:
+    return f'{{"v":{ENVELOPE_VERSION},"updates":[{",".join(updates)}]}}'
