@@ -52,6 +52,10 @@ def serve(
             "worker_class": "gthread",
             "timeout": timeout,
             "graceful_timeout": 10,
+            # gunicorn's default of 2 s closes idle connections under clients that pace at a second or
+            # two, and a POST sent as the server closes fails (clients rightly don't retry a POST on
+            # their own). Producers keep connections open between sends: outlast them, as load balancers do.
+            "keepalive": 75,
             "accesslog": None,
             "loglevel": "warning",
             "proc_name": "nicelist-api",
