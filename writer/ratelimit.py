@@ -67,6 +67,13 @@ class TokenBucket:
             self._sleep(wait)
         return wait
 
+    def refund(self, units: float) -> None:
+        """Give back units the table refused (a throttled request consumes nothing): the budget is
+        spent on what the table took, so throttles do not lower the long-run rate below ``rate``."""
+        with self._lock:
+            self._refill()
+            self._tokens = min(self._burst, self._tokens + units)
+
     def _refill(self) -> None:
         now = self._clock()
         self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)

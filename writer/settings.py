@@ -30,7 +30,7 @@ class WriterSettings(BaseSettings):
     concurrency_parameter: str = ""
     # Budget an idle execution may bank (seconds of its share), so the poller's gap between two
     # invocations is not budget lost for good. DynamoDB's own burst credit absorbs it.
-    write_burst_seconds: float = Field(default=0.5, ge=0, le=5)
+    write_burst_seconds: float = Field(default=0.2, ge=0, le=5)
     track_retention_days: int = Field(default=30, ge=1)
     # Stop spending budget this long before the Lambda deadline and hand the rest back.
     deadline_margin_ms: int = Field(default=3000, ge=0)

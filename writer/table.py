@@ -139,6 +139,8 @@ class TableWriter:
                 if code in CONFIG_ERROR_CODES:
                     raise TableUnavailable(code) from error
                 throttled = code in THROTTLE_CODES
+                if throttled:
+                    self._refund(write_units(item))
             except BotoCoreError:
                 pass  # connection trouble: retried like a 5xx
             if not self._back_off(attempt, throttled):
@@ -160,6 +162,7 @@ class TableWriter:
                 return outcomes
             try:
                 unprocessed = self._batch_put(pending)
+                self._refund(sum(write_units(item) for item in unprocessed.values()))
             except _ItemsRejected:
                 return self._isolate(chunk, pending, outcomes)
             for index in pending.keys() - unprocessed.keys():
@@ -201,6 +204,11 @@ class TableWriter:
             index = by_key[(item["child_id"]["S"], item["sk"]["S"])]
             unprocessed[index] = pending[index]
         return unprocessed
+
+    def _refund(self, units: int) -> None:
+        if units:
+            self._pacing.bucket.refund(units)
+            self.stats.add(units=-units)
 
     def _take(self, units: int) -> bool:
         """Spend ``units`` of budget at the current (AIMD-scaled) rate; False past the deadline."""

@@ -188,3 +188,20 @@ def test_the_fraction_never_falls_below_the_floor() -> None:
     for _ in range(50):
         aimd.on_throttle()
     assert aimd.fraction == pytest.approx(0.05)
+
+
+def test_refunded_units_are_spent_again_without_waiting_for_new_budget() -> None:
+    # GIVEN a bucket at 10 units/s whose first 10 units were refused by the table (a throttle)
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    bucket = TokenBucket(rate=10.0, burst=10.0, clock=lambda: now[0], sleep=sleep)
+    assert bucket.acquire(10, deadline=100.0) == pytest.approx(1.0)
+    bucket.refund(10)
+    # THEN retrying them costs no new wait: the budget pays for what the table took, not for attempts
+    assert bucket.acquire(10, deadline=100.0) == 0.0
+    # AND a refund never lifts the balance above the burst
+    bucket.refund(1_000)
+    assert bucket.acquire(11, deadline=100.0) == pytest.approx(0.1)
