@@ -293,12 +293,14 @@ def _dead_letter(message_id: str, send: Callable[[str], None]) -> bool:
 
 def _delivery(record: SQSRecord, updates: list[StatusUpdate | LocationUpdate]) -> Delivery:
     # Lambda's shape: {"stringValue": "1", "dataType": "Number", ...}; read raw, a bad value counts as 0
+    # (and events built by hand may lack attributes Lambda always sends: read raw, default to a first delivery)
     attribute = (record.raw_event.get("messageAttributes") or {}).get(DEFERRALS_ATTRIBUTE) or {}
     deferrals = str(attribute.get("stringValue") or "0")
+    received = str((record.raw_event.get("attributes") or {}).get("ApproximateReceiveCount") or "1")
     return Delivery(
         message_id=record.message_id,
         updates=updates,
-        receive_count=int(record.attributes.approximate_receive_count or 1),
+        receive_count=int(received) if received.isdigit() else 1,
         deferrals=int(deferrals) if deferrals.isdigit() else 0,
     )
 

@@ -103,3 +103,10 @@ def test_a_message_delivered_twice_in_one_batch_is_reported_once(stage: Stage) -
     # THEN the response names it once, and the good message is not dragged into a whole-batch failure
     assert handle(event, FakeContext(), deps) == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
     assert "STATUS" in stage.items("c-9")
+
+
+def test_a_record_without_sqs_attributes_is_processed_as_a_first_delivery(stage: Stage) -> None:
+    record = sqs_record(status("c-10", "2026-12-23T18:00:00Z"))
+    record["attributes"] = {}
+    assert handle({"Records": [record]}, FakeContext(), stage.deps()) == {"batchItemFailures": []}
+    assert "STATUS" in stage.items("c-10")
