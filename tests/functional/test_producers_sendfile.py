@@ -18,19 +18,21 @@ from writer.contract import parse_body
 
 @pytest.fixture
 def sqs(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "NICELIST_QUEUE_URL", "NICELIST_STAGE"):
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "NICELIST_QUEUE_URL"):
         monkeypatch.delenv(name, raising=False)
+    # a stage on "AWS" (moto in-process); the stage `local` would mean nicelist up's embedded AWS
+    monkeypatch.setenv("NICELIST_STAGE", "dev")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     with mock_aws():
         client = boto3.client("sqs", region_name="eu-west-1")
-        client.create_queue(QueueName="nicelist-local-updates")
+        client.create_queue(QueueName="nicelist-dev-updates")
         yield client
 
 
 def queued_ids(sqs: Any) -> list[str]:
-    url = sqs.get_queue_url(QueueName="nicelist-local-updates")["QueueUrl"]
+    url = sqs.get_queue_url(QueueName="nicelist-dev-updates")["QueueUrl"]
     ids: list[str] = []
     while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
         for message in messages:

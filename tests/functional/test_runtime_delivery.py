@@ -72,7 +72,7 @@ def test_executions_are_isolated_processes_whose_module_state_persists(
         wait_until(lambda: runtime.stats().records_deleted == 8)
         pids = runtime.execution_pids()
         ps = subprocess.run(
-            ["ps", "-o", "args=", "-p", ",".join(map(str, pids))], check=False, capture_output=True, text=True
+            ["ps", "-ww", "-o", "args=", "-p", ",".join(map(str, pids))], check=False, capture_output=True, text=True
         )
 
     invocations: dict[int, list[int]] = {}
