@@ -165,9 +165,11 @@ def field_errors(error: ValidationError, index: int | None = None) -> list[Field
         location = [str(part) for part in detail["loc"]]
         if location and location[0] in {"status", "location"}:
             location = location[1:]  # the discriminated-union tag pydantic inserts
+        message = detail["msg"]
         if detail["type"] in {"union_tag_invalid", "union_tag_not_found"}:
-            location = ["kind"]
-        found.append(FieldError(index, ".".join(location) or "(body)", detail["msg"]))
+            # pydantic's message quotes the value given; errors reach logs and the DLQ's reason
+            location, message = ["kind"], "must be 'status' or 'location'"
+        found.append(FieldError(index, ".".join(location) or "(body)", message))
     return found
 
 
@@ -239,7 +241,8 @@ def _parse_envelope(data: dict[str, Any]) -> ParsedBody:
     version = data.get("v")
     # Strict, like every number in the contract: JSON true and 1.0 compare equal to 1 in Python.
     if type(version) is not int or version != ENVELOPE_VERSION:
-        raise InvalidBody(f"unknown envelope version {data.get('v')!r}; this writer reads v={ENVELOPE_VERSION}")
+        shown = repr(version) if isinstance(version, int | float | bool) or version is None else type(version).__name__
+        raise InvalidBody(f"unknown envelope version {shown}; this writer reads v={ENVELOPE_VERSION}")
     extra = sorted(set(data) - {"v", "updates"})
     if extra:
         raise InvalidBody(f"envelope has unknown fields: {', '.join(extra)}")

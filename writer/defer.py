@@ -24,6 +24,8 @@ from writer.table import Outcome
 AnyUpdate = StatusUpdate | LocationUpdate
 DEFERRED_FROM_ATTRIBUTE = "nicelist-deferred-from"
 DEFERRALS_ATTRIBUTE = "nicelist-deferrals"
+STALLED_ATTRIBUTE = "nicelist-stalled"  # deferrals in a row that made no progress
+MAX_STALLED = 3
 MAX_BODY_BYTES = 900_000  # below SQS's 1 MiB, with room for attributes
 
 
@@ -39,24 +41,58 @@ class Delivery:
     updates: list[AnyUpdate]
     receive_count: int
     deferrals: int
+    stalled: int = 0
+
+
+def keys_of(update: AnyUpdate) -> list[tuple[str, str]]:
+    """The table keys one update is written under: its register, and its track point for a fix."""
+    keys = [(update.child_id, update.aspect)]
+    if isinstance(update, LocationUpdate):
+        keys.append((update.child_id, f"LOC#{update.observed_at}"))
+    return keys
+
+
+def verdict(
+    update: AnyUpdate,
+    key: tuple[str, str],
+    outcomes: Mapping[tuple[str, str], Outcome],
+    winners: Mapping[tuple[str, str], str],
+) -> Outcome | None:
+    """The outcome of ``key`` for this update. A rejection belongs to the update that was written (the
+    coalesced winner); an older update that shared the key was not written, not rejected."""
+    outcome = outcomes.get(key)
+    if outcome is Outcome.REJECTED and winners.get(key, update.revision) != update.revision:
+        return Outcome.NOT_WRITTEN
+    return outcome
+
+
+def split(
+    delivery: Delivery, outcomes: Mapping[tuple[str, str], Outcome], winners: Mapping[tuple[str, str], str]
+) -> tuple[list[AnyUpdate], list[AnyUpdate]]:
+    """(rejected by the table, not yet written) among the updates of ``delivery``."""
+    rejected, left = [], []
+    for update in delivery.updates:
+        verdicts = [verdict(update, key, outcomes, winners) for key in keys_of(update)]
+        if Outcome.REJECTED in verdicts:
+            rejected.append(update)
+        elif Outcome.NOT_WRITTEN in verdicts:
+            left.append(update)
+    return rejected, left
 
 
 def remainder(delivery: Delivery, outcomes: Mapping[tuple[str, str], Outcome]) -> list[AnyUpdate]:
     """The updates of ``delivery`` whose writes (state, and track point for a fix) are not all done."""
-    left = []
-    for update in delivery.updates:
-        keys = [(update.child_id, update.aspect)]
-        if isinstance(update, LocationUpdate):
-            keys.append((update.child_id, f"LOC#{update.observed_at}"))
-        if any(outcomes.get(key) is Outcome.NOT_WRITTEN for key in keys):
-            left.append(update)
-    return left
+    return split(delivery, outcomes, {})[1]
 
 
 def should_defer(delivery: Delivery, left: list[AnyUpdate], max_receive_count: int) -> bool:
-    """Defer when part of the message is done (no rework), or when the next failure would dead-letter it."""
+    """Defer when part of the message is done (no rework), or when the next failure would dead-letter it.
+
+    A last-chance deferral without progress is allowed ``MAX_STALLED`` times in a row: a write that
+    fails for good (a 5xx on every try) must still end in the DLQ, not cycle through the queue forever.
+    """
     progressed = len(left) < len(delivery.updates)
-    last_chance = delivery.receive_count >= max_receive_count - 1
+    last_chance = delivery.receive_count >= max_receive_count - 1 and delivery.stalled < MAX_STALLED
     return bool(left) and (progressed or last_chance)
 
 
@@ -78,9 +114,11 @@ class Deferrals:
 
     def send(self, delivery: Delivery, left: list[AnyUpdate]) -> None:
         """Every envelope of the remainder confirmed by SQS, or ``DeferError``."""
+        stalled = delivery.stalled + 1 if len(left) == len(delivery.updates) else 0
         attributes = {
             DEFERRED_FROM_ATTRIBUTE: {"DataType": "String", "StringValue": delivery.message_id},
             DEFERRALS_ATTRIBUTE: {"DataType": "Number", "StringValue": str(delivery.deferrals + 1)},
+            STALLED_ATTRIBUTE: {"DataType": "Number", "StringValue": str(stalled)},
         }
         for body in _envelopes(encode_update(update) for update in left):
             try:

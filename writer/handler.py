@@ -33,7 +33,12 @@ def build_deps(settings: WriterSettings | None = None, session: Any = None) -> W
     settings = settings or WriterSettings()
     session = session or boto3.session.Session()
     # Throttles must reach our limiter rather than vanish into botocore's own retries.
-    dynamodb = session.client("dynamodb", config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
+    # Short socket timeouts, so a request started just before the deadline cannot outlive the margin
+    # (botocore's default read timeout is 60 s, the writer's whole Lambda timeout).
+    dynamodb = session.client(
+        "dynamodb",
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=1, read_timeout=2),
+    )
     sqs = session.client("sqs")
     dlq_name = f"nicelist-{settings.stage}-updates-dlq"
     budget = WriteBudget(

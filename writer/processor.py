@@ -33,7 +33,15 @@ from writer.contract import (
     format_timestamp,
     parse_body,
 )
-from writer.defer import DEFERRALS_ATTRIBUTE, DeferError, Deferrals, Delivery, remainder, should_defer
+from writer.defer import (
+    DEFERRALS_ATTRIBUTE,
+    STALLED_ATTRIBUTE,
+    DeferError,
+    Deferrals,
+    Delivery,
+    should_defer,
+    split,
+)
 from writer.dlq import DeadLetterError, DeadLetters
 from writer.observability import logger
 from writer.ratelimit import Clock
@@ -92,6 +100,7 @@ class CoalescingBatchProcessor(BatchProcessor):
         self.deps = deps
         self.report = BatchReport()
         self._blocked: set[str] = set()  # messages whose writes hit an unavailable table: no deferral
+        self._winners: dict[tuple[str, str], str] = {}  # key -> revision of the update written under it
 
     def run(self, records: list[dict[str, Any]], context: Any) -> PartialItemFailureResponse:
         """Process ``records`` and return the checked ``batchItemFailures`` response."""
@@ -192,6 +201,7 @@ class CoalescingBatchProcessor(BatchProcessor):
         for writes, future in pending:
             for write, result in zip(writes, future.result(), strict=True):
                 outcomes[write.key] = self._count(result)
+                self._winners[write.key] = write.update.revision
         self.report.stats = writer.stats.snapshot()
         return outcomes
 
@@ -210,14 +220,13 @@ class CoalescingBatchProcessor(BatchProcessor):
         """True when every update of the message is in the table, the DLQ, or a deferred remainder."""
         deps = self.deps
         message_id = delivery.message_id
-        rejected = [u for u in delivery.updates if _any_outcome(u, outcomes, Outcome.REJECTED)]
+        rejected, left = split(delivery, outcomes, self._winners)
         if rejected:
             reason = "DynamoDB rejected the write (ValidationException)"
             unwritable = [Rejected(i, encode_update(u), reason) for i, u in enumerate(rejected)]
             if not _dead_letter(message_id, functools.partial(deps.dead_letters.send_rejected, unwritable)):
                 return False
             self.report.rejected_updates += len(rejected)
-        left = remainder(delivery, outcomes)
         if not left:
             return True
         if message_id in self._blocked or not should_defer(delivery, left, deps.settings.max_receive_count):
@@ -294,24 +303,20 @@ def _dead_letter(message_id: str, send: Callable[[str], None]) -> bool:
 def _delivery(record: SQSRecord, updates: list[StatusUpdate | LocationUpdate]) -> Delivery:
     # Lambda's shape: {"stringValue": "1", "dataType": "Number", ...}; read raw, a bad value counts as 0
     # (and events built by hand may lack attributes Lambda always sends: read raw, default to a first delivery)
-    attribute = (record.raw_event.get("messageAttributes") or {}).get(DEFERRALS_ATTRIBUTE) or {}
-    deferrals = str(attribute.get("stringValue") or "0")
+    attributes = record.raw_event.get("messageAttributes") or {}
+
+    def number(name: str, default: int) -> int:
+        text = str((attributes.get(name) or {}).get("stringValue") or default)
+        return int(text) if text.isdigit() else default
+
     received = str((record.raw_event.get("attributes") or {}).get("ApproximateReceiveCount") or "1")
     return Delivery(
         message_id=record.message_id,
         updates=updates,
         receive_count=int(received) if received.isdigit() else 1,
-        deferrals=int(deferrals) if deferrals.isdigit() else 0,
+        deferrals=number(DEFERRALS_ATTRIBUTE, 0),
+        stalled=number(STALLED_ATTRIBUTE, 0),
     )
-
-
-def _any_outcome(
-    update: StatusUpdate | LocationUpdate, outcomes: dict[tuple[str, str], Outcome], wanted: Outcome
-) -> bool:
-    keys = [(update.child_id, update.aspect)]
-    if isinstance(update, LocationUpdate):
-        keys.append((update.child_id, f"LOC#{update.observed_at}"))
-    return any(outcomes.get(key) is wanted for key in keys)
 
 
 def _whole_batch(record: Any) -> None:

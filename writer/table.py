@@ -143,7 +143,7 @@ class TableWriter:
                     self._refund(write_units(item))
             except BotoCoreError:
                 pass  # connection trouble: retried like a 5xx
-            if not self._back_off(attempt, throttled):
+            if attempt == self._pacing.max_attempts - 1 or not self._back_off(attempt, throttled):
                 return Outcome.NOT_WRITTEN
         return Outcome.NOT_WRITTEN
 
@@ -168,7 +168,8 @@ class TableWriter:
             for index in pending.keys() - unprocessed.keys():
                 outcomes[index] = Outcome.WRITTEN
             pending = unprocessed
-            if not pending or not self._back_off(attempt, throttled=True):
+            last = attempt == self._pacing.max_attempts - 1
+            if not pending or last or not self._back_off(attempt, throttled=True):
                 return outcomes
         return outcomes
 

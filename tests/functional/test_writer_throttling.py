@@ -358,3 +358,50 @@ def test_one_item_dynamodb_rejects_in_a_batch_write_is_isolated_and_dead_lettere
     assert [u["observed_at"] for u in json.loads(dead["Body"])["updates"]] == ["2026-12-23T18:00:07.000000Z"]
     # and the state registers, written by PutItem, are not held back
     assert "LOCATION" in stage.items("c-c")
+
+
+def test_a_rejected_update_does_not_take_the_older_update_coalesced_with_it_to_the_dlq(
+    stage: Stage, time: FakeTime
+) -> None:
+    # GIVEN two messages with a status for c-1; DynamoDB rejects the newer one (the coalesced winner)
+    deps = on_fake_time(stage.deps(), time)
+    good = status("c-1", AT.format(0), "nice")
+    bad = status("c-1", AT.format(9), "naughty")
+
+    def reject_the_newer(request: dict[str, Any]) -> Answer:
+        return error("ValidationException") if request["Item"]["status"]["S"] == "naughty" else None
+
+    Hooks(deps.dynamodb).on("PutItem", reject_the_newer)
+    event = {"Records": [sqs_record(good, message_id="m-good"), sqs_record(bad, message_id="m-bad")]}
+    response = handle(event, FakeContext(), deps)
+    # THEN only the rejected update is dead-lettered; the older one was not written, so its message
+    # comes back (no progress) and will be written on its own next time
+    [dead] = stage.dlq_messages()
+    assert [u["status"] for u in json.loads(dead["Body"])["updates"]] == ["naughty"]
+    assert failures(response) == {"m-good"}
+
+
+def test_a_write_that_fails_for_good_reaches_the_dlq_after_a_few_last_chance_deferrals(
+    stage: Stage, time: FakeTime
+) -> None:
+    # GIVEN every PutItem failing with a 5xx, and a message on its last delivery before the DLQ
+    deps = on_fake_time(stage.deps(max_attempts=2), time)
+    Hooks(deps.dynamodb).on("PutItem", lambda request: error("InternalServerError", 500))
+    body = status("c-1", AT.format(0))
+
+    def last_delivery(stalled: int) -> dict[str, Any]:
+        attributes = {"nicelist-stalled": str(stalled)} if stalled else None
+        return {"Records": [sqs_record(body, message_id="m-1", receive_count=4, attributes=attributes)]}
+
+    # THEN it is deferred (throttling alone must not dead-letter it) while it has stalled fewer than 3 times
+    assert failures(handle(last_delivery(0), FakeContext(), deps)) == set()
+    assert failures(handle(last_delivery(2), FakeContext(), deps)) == set()
+    # AND after that it fails, so SQS redrive takes it to the DLQ instead of cycling forever
+    assert failures(handle(last_delivery(3), FakeContext(), deps)) == {"m-1"}
+    stalled = [
+        m["MessageAttributes"]["nicelist-stalled"]["StringValue"]
+        for m in stage.sqs.receive_message(
+            QueueUrl=stage.queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+        )["Messages"]
+    ]
+    assert sorted(stalled) == ["1", "3"]

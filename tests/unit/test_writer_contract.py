@@ -233,7 +233,7 @@ def test_an_envelope_of_only_invalid_updates_is_still_an_envelope() -> None:
         ('"hello"', "must be a JSON object"),
         ("null", "must be a JSON object"),
         ('{"v": 2, "updates": [{}]}', "unknown envelope version 2"),
-        ('{"v": "1", "updates": [{}]}', "unknown envelope version '1'"),
+        ('{"v": "1", "updates": [{}]}', "unknown envelope version str"),
         ('{"v": true, "updates": [{}]}', "unknown envelope version True"),
         ('{"v": 1.0, "updates": [{}]}', "unknown envelope version 1.0"),
         ('{"v": 1}', "non-empty JSON array"),
