@@ -7,7 +7,7 @@ import os
 import pytest
 
 # Fixtures shared across test folders.
-pytest_plugins = ["tests.support.writer"]
+pytest_plugins = ["tests.support.writer", "tests.handlers.stack"]
 
 # Set before any boto3 client exists; moto and the local stack accept these.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")

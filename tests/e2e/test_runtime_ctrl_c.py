@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.handlers.stack import (
     REPO,
     make_queue,
-    moto_server,
     queue_depth,
     read_records,
     send,
@@ -36,12 +34,6 @@ from nicelist.local.runtime import WriterRuntime
 from tests.handlers.stack import config
 WriterRuntime(config(sys.argv[1], sys.argv[2], Path(sys.argv[3]), batch_size=1, maximum_concurrency=2)).run()
 """
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    with moto_server() as url:
-        yield url
 
 
 def _children(pid: int) -> list[int]:

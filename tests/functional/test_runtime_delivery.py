@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from nicelist.local.runtime import WriterRuntime
-from tests.handlers.stack import config, make_queue, moto_server, read_records, send, sqs_client, wait_until
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    with moto_server() as url:
-        yield url
-
-
-@pytest.fixture
-def sqs(endpoint: str) -> Any:
-    return sqs_client(endpoint)
+from tests.handlers.stack import config, make_queue, read_records, send, wait_until
 
 
 @pytest.fixture

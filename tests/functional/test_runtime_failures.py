@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,24 +17,11 @@ from nicelist.local.runtime import WriterRuntime
 from tests.handlers.stack import (
     config,
     make_queue,
-    moto_server,
     queue_depth,
     read_records,
     send,
-    sqs_client,
     wait_until,
 )
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    with moto_server() as url:
-        yield url
-
-
-@pytest.fixture
-def sqs(endpoint: str) -> Any:
-    return sqs_client(endpoint)
 
 
 @pytest.fixture

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -18,23 +15,10 @@ from tests.handlers.stack import (
     config,
     drain,
     make_queue,
-    moto_server,
     queue_depth,
     send,
-    sqs_client,
     wait_until,
 )
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    with moto_server() as url:
-        yield url
-
-
-@pytest.fixture
-def sqs(endpoint: str) -> Any:
-    return sqs_client(endpoint)
 
 
 def test_a_message_that_keeps_failing_is_redriven_to_the_dlq_unchanged(endpoint: str, sqs: Any, tmp_path: Path) -> None:

@@ -20,13 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from nicelist.local.control import ControlError, request
 from nicelist.local.runtime import WriterRuntime
 from nicelist.local.tune import tune
-from tests.handlers.stack import config, make_queue, moto_server, send, sqs_client, wait_until
-
-
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    with moto_server() as url:
-        yield url
+from tests.handlers.stack import config, make_queue, send, sqs_client, wait_until
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 from moto.server import ThreadedMotoServer
 
 from nicelist.local.config import RuntimeConfig, Tuning
@@ -98,3 +99,15 @@ def drain(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
     ).get("Messages"):
         messages.extend(batch)
     return messages
+
+
+# Fixtures for the runtime tests (registered in tests/conftest.py): one moto server per test module.
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    with moto_server() as url:
+        yield url
+
+
+@pytest.fixture
+def sqs(endpoint: str) -> Any:
+    return sqs_client(endpoint)
