@@ -24,11 +24,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support.events import FakeContext, sqs_record
+from tests.support.fakes import FakeTime, on_fake_time
 from tests.support.writer import Stage
 from writer.contract import LocationUpdate, StatusUpdate, encode_envelope, parse_update
 from writer.handler import handle
 from writer.processor import WriterDeps
-from writer.ratelimit import AimdController, TokenBucket
 
 AnyUpdate = StatusUpdate | LocationUpdate
 _examples = itertools.count()
@@ -133,33 +133,9 @@ class Throttler:
         return SimpleNamespace(status_code=200, headers={}), {"UnprocessedItems": {table: left} if left else {}}
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self._lock = threading.Lock()
-
-    def clock(self) -> float:
-        with self._lock:
-            return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.now += seconds
-
-
 def one_attempt_on_fake_time(deps: WriterDeps) -> WriterDeps:
     """Fresh pacing per example: one attempt per write (a throttle fails it), no real sleeping."""
-    time = FakeTime()
-    pacing = dataclasses.replace(
-        deps.pacing,
-        bucket=TokenBucket(rate=deps.pacing.share, burst=0.0, clock=time.clock, sleep=time.sleep),
-        controller=AimdController(clock=time.clock),
-        clock=time.clock,
-        sleep=time.sleep,
-        rng=random.Random(0),
-        max_attempts=1,
-    )
-    return dataclasses.replace(deps, pacing=pacing)
+    return on_fake_time(deps, FakeTime(), max_attempts=1)
 
 
 def deliver(stage: Stage, deps: WriterDeps, throttler: Throttler, batches: list[tuple[list[Message], bool]]) -> None:

@@ -10,6 +10,21 @@ from writer.processor import WriterDeps
 from writer.ratelimit import AimdController, TokenBucket
 
 
+class FakeClock:
+    """A callable clock for single-threaded code: ``sleep`` moves it and records the wait."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
 class FakeTime:
     """A thread-safe clock that moves only when someone sleeps; backoff sleeps are recorded."""
 

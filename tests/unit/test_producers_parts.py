@@ -25,21 +25,9 @@ from producers import (
 )
 from producers.auth import ApiKeys, KeysUnavailable
 from producers.packing import Item, pack, to_item
+from tests.support.fakes import FakeClock
 
 STATUS = {"kind": "status", "child_id": "c-1", "status": "nice", "observed_at": "2026-12-23T18:04:05Z"}
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def test_settings_read_the_environment_and_explicit_arguments_win(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,22 +15,10 @@ import producers
 from producers import Producer, RetryPolicy, SendFailed, SqsTransport, Timing, send_packed
 from producers.packing import SQS_BATCH_BYTES, batches, pack, to_item
 from producers.settings import ProducerSettings
+from tests.support.fakes import FakeClock
 from writer.contract import InvalidUpdate, encode_envelope, encode_update, parse_body
 
 QUEUE_URL = "https://sqs.eu-west-1.amazonaws.com/123456789012/nicelist-test-updates"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def status(i: int, reason: str | None = None) -> dict[str, Any]:
@@ -47,7 +35,7 @@ def status(i: int, reason: str | None = None) -> dict[str, Any]:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(1000.0)
 
 
 @pytest.fixture
