@@ -49,7 +49,9 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "nicelist")
 import boto3  # noqa: E402 - after the fake credentials
 from moto import mock_aws  # noqa: E402
 
-from writer.contract import encode_envelope, parse_update  # noqa: E402
+from contract.envelope import encode_envelope  # noqa: E402
+from contract.keys import ATTRIBUTE_DEFINITIONS, KEY_SCHEMA, is_track  # noqa: E402
+from contract.updates import parse_update  # noqa: E402
 from writer.handler import build_deps, handle  # noqa: E402
 from writer.items import Item, state_item, track_item, write_units  # noqa: E402
 from writer.observability import logger  # noqa: E402
@@ -180,8 +182,8 @@ def event(batch: Batch) -> dict[str, Any]:
 def create_table(dynamodb: Any, name: str) -> None:
     dynamodb.create_table(
         TableName=name,
-        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("child_id", "sk")],
-        KeySchema=[{"AttributeName": "child_id", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=ATTRIBUTE_DEFINITIONS,
+        KeySchema=KEY_SCHEMA,
         BillingMode="PAY_PER_REQUEST",
     )
 
@@ -268,7 +270,7 @@ def wrong_registers(dynamodb: Any, table: str, expected: Expected) -> int:
     tracks = 0
     for item in scan(dynamodb, table):
         sk = item["sk"]["S"]
-        if sk.startswith("LOC#"):
+        if is_track(sk):
             tracks += 1
         else:
             found[(item["child_id"]["S"], sk)] = item["rev"]["S"]

@@ -15,8 +15,8 @@ One Locust process only (no ``--processes``/workers): the record lives in this p
 """
 
 # ``from __future__`` only sets a compiler flag (the __future__ module imports nothing), so it may
-# come first; then gevent patches before anything imports ssl, urllib3 or boto3 (DESIGN.md, known
-# traps: importing boto3 before locust in one process recurses in ssl).
+# come first; then gevent patches before anything imports ssl, urllib3 or boto3 (docs/design.md, "Known
+# traps": importing boto3 before locust in one process recurses in ssl).
 from __future__ import annotations
 
 from gevent import monkey  # type: ignore[import-untyped]

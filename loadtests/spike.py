@@ -26,10 +26,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from contract.updates import parse_update
 from loadtests.shapes import SpikePlan
 from nicelist.demo.verify import Expected, Verdict, compare, scan_table
 from nicelist.local.stack import LocalStack, StackConfig
-from writer.contract import parse_update
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCUSTFILE = ROOT / "loadtests" / "locustfile.py"

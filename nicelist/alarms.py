@@ -1,4 +1,4 @@
-"""CloudWatch alarms per stage (DESIGN.md contract 4): what each one watches and why its threshold.
+"""CloudWatch alarms per stage (docs/design.md, "Resources per stage"): what each one watches and why its threshold.
 
 ``put_metric_alarm`` overwrites, so "ensure" means: describe, compare the fields we own, and
 put only when something differs. That lets provisioning report created/updated/unchanged.
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from nicelist.names import StageNames
+from contract.names import StageNames
 
 # The fields of an alarm that provisioning owns; anything else (state, history) is CloudWatch's.
 _OWNED = (

@@ -1,24 +1,18 @@
 """The operator CLI, ``nicelist``. Each command lives in the module named for what it does;
-this file only assembles them, so adding a command is one line in ``_COMMANDS``."""
+this file only assembles them, in the order ``--help`` lists them."""
 
 from __future__ import annotations
 
-import importlib
-
 import click
 
-# "module:attribute" of each click command or group, in the order --help lists them.
-_COMMANDS: list[str] = [
-    "nicelist.demo.command:up",
-    "nicelist.demo.command:demo",
-    "nicelist.local.tune:tune",
-    "nicelist.provision:provision_command",
-    "nicelist.status:status_command",
-    "nicelist.rate:rate_command",
-    "nicelist.dlq:dlq_group",
-    "nicelist.deploy:deploy_group",
-    "producers.sendfile:send",
-]
+from nicelist.demo.command import demo, up
+from nicelist.deploy import deploy_group
+from nicelist.dlq import dlq_group
+from nicelist.local.tune import tune
+from nicelist.provision import provision_command
+from nicelist.rate import rate_command
+from nicelist.send import send
+from nicelist.status import status_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -27,6 +21,15 @@ def main() -> None:
     """nicelist: SQS in front of DynamoDB, so a spike becomes a delay, never a loss."""
 
 
-for _path in _COMMANDS:
-    _module, _attribute = _path.split(":")
-    main.add_command(getattr(importlib.import_module(_module), _attribute))
+for _command in (
+    up,
+    demo,
+    tune,
+    provision_command,
+    status_command,
+    rate_command,
+    dlq_group,
+    deploy_group,
+    send,
+):
+    main.add_command(_command)

@@ -61,7 +61,7 @@ def configure_command(
 @aws_options
 @click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
 def check_command(target: AwsTarget, as_json: bool) -> None:
-    """Verify the deployed stage against DESIGN.md's traps; exit 1 listing every problem."""
+    """Verify the deployed stage against the traps in docs/design.md; exit 1 listing every problem."""
     with aws_errors():
         problems = check_stage(
             target.client("lambda"),

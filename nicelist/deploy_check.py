@@ -1,4 +1,4 @@
-"""``nicelist deploy check``: prove a deployed stage avoids every trap in DESIGN.md.
+"""``nicelist deploy check``: prove a deployed stage avoids every trap in docs/design.md ("Known traps").
 
 Returns every problem found, not the first: an operator fixes them in one pass."""
 
@@ -9,10 +9,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from contract.delivery import DEFAULT_MAX_RECEIVE_COUNT, MIN_MAX_RECEIVE_COUNT, min_visibility_timeout
+from contract.names import StageNames
 from nicelist.alarms import AlarmThresholds, alarm_specs
 from nicelist.console import error_code
 from nicelist.mapping import MIN_MAXIMUM_CONCURRENCY, find_mappings, reserved_concurrency
-from nicelist.names import StageNames
+from nicelist.resources import find_queue_url
 
 _LOG_LEVEL_VARIABLES = ("LOG_LEVEL", "POWERTOOLS_LOG_LEVEL")
 
@@ -35,28 +37,45 @@ def _function(lambda_client: Any, name: str, problems: list[str]) -> dict[str, A
 def _queues(sqs: Any, names: StageNames, problems: list[str]) -> dict[str, dict[str, str]] | None:
     found = {}
     for name in (names.queue, names.dlq):
-        try:
-            url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-        except ClientError as error:
-            if "NonExistentQueue" not in error_code(error) and error_code(error) != "QueueDoesNotExist":
-                raise
+        url = find_queue_url(sqs, name)
+        if url is None:
             problems.append(f"queue {name} is missing")
             continue
         found[name] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     return found if len(found) == 2 else None
 
 
-def _queue_problems(queue: dict[str, str], dlq: dict[str, str], timeout: int | None) -> list[str]:
+def _queue_problems(queue: dict[str, str], dlq: dict[str, str], writer: dict[str, Any] | None) -> list[str]:
     problems = []
     redrive = json.loads(queue.get("RedrivePolicy", "{}"))
     if redrive.get("deadLetterTargetArn") != dlq["QueueArn"]:
         problems.append("the queue does not redrive to the stage's DLQ")
-    if int(redrive.get("maxReceiveCount", 0)) < 5:
-        problems.append(f"maxReceiveCount is {redrive.get('maxReceiveCount')}, must be >= 5")
-    if timeout is not None and int(queue["VisibilityTimeout"]) < 6 * timeout:
-        problems.append(f"visibility timeout {queue['VisibilityTimeout']} s < 6 x the writer's {timeout} s timeout")
+    receives = int(redrive.get("maxReceiveCount", 0))
+    if receives < MIN_MAX_RECEIVE_COUNT:
+        problems.append(f"maxReceiveCount is {redrive.get('maxReceiveCount')}, must be >= {MIN_MAX_RECEIVE_COUNT}")
+    if writer is not None:
+        problems += _writer_queue_problems(queue, receives, writer)
     if int(dlq["MessageRetentionPeriod"]) <= int(queue["MessageRetentionPeriod"]):
         problems.append("the DLQ's retention is not longer than the queue's")
+    return problems
+
+
+def _writer_queue_problems(queue: dict[str, str], receives: int, writer: dict[str, Any]) -> list[str]:
+    """The writer's assumptions about its queue, against the queue: visibility and receive count."""
+    problems = []
+    timeout = int(writer["Timeout"])
+    if int(queue["VisibilityTimeout"]) < min_visibility_timeout(timeout):
+        problems.append(
+            f"visibility timeout {queue['VisibilityTimeout']} s < {min_visibility_timeout(timeout)} s "
+            f"(the writer's {timeout} s timeout x the rule)"
+        )
+    variables = writer.get("Environment", {}).get("Variables", {})
+    assumed = variables.get("NICELIST_MAX_RECEIVE_COUNT", str(DEFAULT_MAX_RECEIVE_COUNT))
+    if assumed != str(receives):
+        problems.append(
+            f"the writer assumes maxReceiveCount {assumed} (NICELIST_MAX_RECEIVE_COUNT) but the queue's is "
+            f"{receives}: its last-delivery rule would fire at the wrong receive"
+        )
     return problems
 
 
@@ -115,8 +134,7 @@ def check_stage(lambda_client: Any, sqs: Any, cloudwatch: Any, ssm: Any, stage: 
     _function(lambda_client, names.api_function, problems)
     queues = _queues(sqs, names, problems)
     if queues is not None:
-        timeout = None if writer is None else int(writer["Timeout"])
-        problems += _queue_problems(queues[names.queue], queues[names.dlq], timeout)
+        problems += _queue_problems(queues[names.queue], queues[names.dlq], writer)
         if writer is not None:
             shared_by = _shared_by(ssm, names, writer)
             problems += _mapping_problems(

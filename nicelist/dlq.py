@@ -14,8 +14,8 @@ from typing import Any
 import click
 from botocore.exceptions import ClientError
 
+from contract.names import StageNames, queue_url
 from nicelist.console import aws_errors, emit, error_code
-from nicelist.names import StageNames
 from nicelist.options import AwsTarget, aws_options
 
 ERROR_ATTRIBUTE = "nicelist-error"
@@ -141,13 +141,13 @@ def start_move_task(sqs: Any, dlq_arn: str, queue_arn: str) -> tuple[str | None,
 
 def redrive(sqs: Any, names: StageNames, method: str, limit: int | None) -> RedriveReport:
     """Redrive the stage's DLQ into its queue with ``method``: auto, move-task or copy."""
-    dlq_url = sqs.get_queue_url(QueueName=names.dlq)["QueueUrl"]
-    queue_url = sqs.get_queue_url(QueueName=names.queue)["QueueUrl"]
+    dlq_url = queue_url(sqs, names.dlq)
+    target_url = queue_url(sqs, names.queue)
     notes: list[str] = []
     if method != "copy" and limit is None:
         arns = [
             sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-            for url in (dlq_url, queue_url)
+            for url in (dlq_url, target_url)
         ]
         handle, why = start_move_task(sqs, arns[0], arns[1])
         if handle is not None:
@@ -155,7 +155,7 @@ def redrive(sqs: Any, names: StageNames, method: str, limit: int | None) -> Redr
         if method == "move-task":
             raise RedriveError(why)
         notes.append(why + "; copying instead")
-    report = redrive_by_copy(sqs, dlq_url, queue_url, limit)
+    report = redrive_by_copy(sqs, dlq_url, target_url, limit)
     report.notes[:0] = notes
     return report
 
@@ -174,7 +174,7 @@ def peek_command(target: AwsTarget, max_messages: int, show_bodies: bool, as_jso
     """Show why messages are dead (the `nicelist-error` attribute) without removing them."""
     sqs = target.client("sqs")
     with aws_errors():
-        url = sqs.get_queue_url(QueueName=StageNames(target.stage).dlq)["QueueUrl"]
+        url = queue_url(sqs, StageNames(target.stage).dlq)
         letters = peek(sqs, url, max_messages, show_bodies=show_bodies)
     lines = [f"{d.message_id}  received {d.receive_count}x  {d.reason}" for d in letters]
     lines += [f"    {d.body}" for d in letters if d.body is not None]

@@ -1,4 +1,4 @@
-"""The writer's SQS event source mapping, configured the way DESIGN.md demands after zappa.
+"""The writer's SQS event source mapping, configured the way docs/design.md ("Known traps") demands after zappa.
 
 zappa (when it creates a trigger at all) sets neither ``ReportBatchItemFailures`` (without it
 Lambda deletes the whole batch and returned failures are silently lost) nor
@@ -13,8 +13,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from contract.names import StageNames, queue_url
 from nicelist.console import error_code
-from nicelist.names import StageNames
 
 MIN_MAXIMUM_CONCURRENCY = 2  # AWS rejects ScalingConfig.MaximumConcurrency below 2
 
@@ -31,7 +31,7 @@ class MappingSettings:
 
 
 def queue_arn(sqs: Any, name: str) -> str:
-    url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    url = queue_url(sqs, name)
     return str(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
 
 

@@ -1,4 +1,4 @@
-"""Provision one stage's resources (DESIGN.md contract 4), idempotently, on moto or AWS.
+"""Provision one stage's resources (docs/design.md, "Resources per stage"), idempotently, on moto or AWS.
 
 ``provision_stage(stage, clients, options)`` is the whole API: the local stack calls it against
 moto server, ``nicelist provision`` calls it against AWS. Re-running repairs drift and reports
@@ -15,9 +15,10 @@ from typing import Any
 import boto3
 import click
 
+from contract.delivery import DEFAULT_MAX_RECEIVE_COUNT, MIN_MAX_RECEIVE_COUNT, min_visibility_timeout
+from contract.names import StageNames
 from nicelist.alarms import AlarmThresholds, alarm_specs, ensure_alarms
 from nicelist.console import aws_errors, emit
-from nicelist.names import StageNames
 from nicelist.options import AwsTarget, aws_options
 from nicelist.resources import (
     Outcome,
@@ -74,8 +75,8 @@ class ProvisionOptions:
     read_capacity: int = 5
     on_demand: bool = False
     write_rate: float | None = None  # explicit: overwrite the parameter; None: create only if absent
-    writer_timeout: int = 60  # seconds; the queue's visibility timeout is 6 x this
-    max_receive_count: int = 5
+    writer_timeout: int = 60  # seconds; the queue's visibility timeout is VISIBILITY_TIMEOUT_FACTOR x this
+    max_receive_count: int = DEFAULT_MAX_RECEIVE_COUNT
     queue_retention: int = 4 * DAY
     dlq_retention: int = 14 * DAY
     alarm_email: str | None = None
@@ -83,8 +84,10 @@ class ProvisionOptions:
 
     def __post_init__(self) -> None:
         problems = []
-        if self.max_receive_count < 5:
-            problems.append("max_receive_count must be >= 5 (throttled receives climb towards the DLQ)")
+        if self.max_receive_count < MIN_MAX_RECEIVE_COUNT:
+            problems.append(
+                f"max_receive_count must be >= {MIN_MAX_RECEIVE_COUNT} (throttled receives climb towards the DLQ)"
+            )
         if not 1 <= self.writer_timeout <= 900:
             problems.append("writer_timeout must be 1..900 seconds (Lambda's limit)")
         if self.dlq_retention <= self.queue_retention:
@@ -98,7 +101,7 @@ class ProvisionOptions:
 
     @property
     def visibility_timeout(self) -> int:
-        return 6 * self.writer_timeout
+        return min_visibility_timeout(self.writer_timeout)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,8 @@ from typing import Any
 import click
 from botocore.exceptions import ClientError
 
+from contract.names import StageNames
 from nicelist.console import aws_errors, emit, error_code
-from nicelist.names import StageNames
 from nicelist.options import AwsTarget, aws_options
 from nicelist.resources import format_rate
 

@@ -12,6 +12,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from contract.keys import ATTRIBUTE_DEFINITIONS, EXPIRES_AT, KEY_SCHEMA
+from contract.names import queue_url
 from nicelist.console import error_code
 
 _MISSING_QUEUE = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
@@ -45,16 +47,22 @@ def _same_attribute(key: str, current: str | None, desired: str) -> bool:
     return current == desired
 
 
-def ensure_queue(sqs: Any, name: str, desired: dict[str, str]) -> tuple[QueueRef, Outcome]:
-    """Create the queue with ``desired`` attributes, or set the ones that drifted."""
+def find_queue_url(sqs: Any, name: str) -> str | None:
+    """The URL of the queue called ``name``, or None when there is no such queue."""
     try:
-        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-        created = False
+        return queue_url(sqs, name)
     except ClientError as error:
         if error_code(error) not in _MISSING_QUEUE:
             raise
+        return None
+
+
+def ensure_queue(sqs: Any, name: str, desired: dict[str, str]) -> tuple[QueueRef, Outcome]:
+    """Create the queue with ``desired`` attributes, or set the ones that drifted."""
+    url = find_queue_url(sqs, name)
+    created = url is None
+    if url is None:
         url = sqs.create_queue(QueueName=name, Attributes=desired)["QueueUrl"]
-        created = True
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     drift = {k: v for k, v in desired.items() if not _same_attribute(k, attributes.get(k), v)}
     if drift:
@@ -98,20 +106,14 @@ class TableCapacity:
 def _create_table(dynamodb: Any, name: str, capacity: TableCapacity) -> None:
     dynamodb.create_table(
         TableName=name,
-        AttributeDefinitions=[
-            {"AttributeName": "child_id", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "child_id", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
+        AttributeDefinitions=ATTRIBUTE_DEFINITIONS,
+        KeySchema=KEY_SCHEMA,
         **capacity.arguments(),
     )
 
 
 def ensure_table(dynamodb: Any, name: str, capacity: TableCapacity) -> tuple[str, list[Outcome]]:
-    """Create the table (contract 3) or repair its capacity, wait until active, enable TTL."""
+    """Create the table (docs/design.md, "The table") or repair its capacity, wait until active, enable TTL."""
     outcomes: list[Outcome] = []
     try:
         table = dynamodb.describe_table(TableName=name)["Table"]
@@ -134,12 +136,10 @@ def ensure_table(dynamodb: Any, name: str, capacity: TableCapacity) -> tuple[str
 
 def _ensure_ttl(dynamodb: Any, name: str) -> Outcome:
     ttl = dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
-    if ttl.get("TimeToLiveStatus") in {"ENABLED", "ENABLING"} and ttl.get("AttributeName") == "expires_at":
-        return Outcome("ttl", name, "unchanged", "expires_at")
-    dynamodb.update_time_to_live(
-        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
-    )
-    return Outcome("ttl", name, "updated", "expires_at")
+    if ttl.get("TimeToLiveStatus") in {"ENABLED", "ENABLING"} and ttl.get("AttributeName") == EXPIRES_AT:
+        return Outcome("ttl", name, "unchanged", EXPIRES_AT)
+    dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": EXPIRES_AT})
+    return Outcome("ttl", name, "updated", EXPIRES_AT)
 
 
 def ensure_topic(sns: Any, name: str, email: str | None) -> tuple[str, list[Outcome]]:

@@ -10,10 +10,11 @@ from typing import Any
 import click
 from botocore.exceptions import ClientError
 
+from contract.names import StageNames
 from nicelist.alarms import AlarmThresholds, alarm_specs
 from nicelist.console import aws_errors, emit, error_code
-from nicelist.names import StageNames
 from nicelist.options import AwsTarget, aws_options
+from nicelist.resources import find_queue_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +35,8 @@ class StageStatus:
 
 
 def _queue_depth(sqs: Any, name: str, missing: list[str]) -> tuple[int | None, int | None]:
-    try:
-        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-    except ClientError as error:
-        if "NonExistentQueue" not in error_code(error) and error_code(error) != "QueueDoesNotExist":
-            raise
+    url = find_queue_url(sqs, name)
+    if url is None:
         missing.append(name)
         return None, None
     keys = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]

@@ -1,4 +1,4 @@
-"""The enqueue HTTP API (DESIGN.md, contract 5): ``producers.api:app`` for zappa and gunicorn.
+"""The enqueue HTTP API (docs/design.md, "The enqueue API"): ``producers.api:app`` for zappa and gunicorn.
 
 ``POST /v1/updates`` answers 202 only after SQS confirmed every message of the request;
 anything short of that is a 503 with ``Retry-After`` (a retried request may duplicate some
@@ -21,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from contract.updates import FieldError, InvalidUpdate, LocationUpdate, StatusUpdate, parse_update
 from producers.auth import ApiKeys, KeysUnavailable
 from producers.exceptions import SendFailed
 from producers.openapi import Accepted, ErrorBody, Health, ItemError, openapi_document
@@ -28,7 +29,6 @@ from producers.retry import RetryPolicy
 from producers.sdk import send_packed
 from producers.settings import ProducerSettings, get_queue_url
 from producers.transport import Timing
-from writer.contract import FieldError, InvalidUpdate, LocationUpdate, StatusUpdate, parse_update
 
 _log = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from writer.contract import LocationUpdate, StatusUpdate
+from contract.updates import LocationUpdate, StatusUpdate
 
 
 class ProducerError(Exception):

@@ -1,6 +1,6 @@
 """The API's OpenAPI 3.1 document, generated from the contract's pydantic models.
 
-The update schemas come from ``writer.contract`` (``UPDATE_ADAPTER.json_schema``) and the
+The update schemas come from ``contract.updates`` (``UPDATE_ADAPTER.json_schema``) and the
 response bodies from the small models below, which are also what the API serializes, so
 the document cannot drift from what the code accepts and answers.
 """
@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, TypeAdapter
 
-from writer.contract import UPDATE_ADAPTER
+from contract.updates import UPDATE_ADAPTER
 
 _REF = "#/components/schemas/{model}"
 

@@ -1,31 +1,21 @@
 """Packing updates into SQS messages, and messages into ``SendMessageBatch`` calls.
 
 Sizes are measured on the encoded bytes of the envelope exactly as it will be sent
-(``writer.contract.encode_envelope`` produces the same text), so a message never exceeds
+(``contract.envelope`` packs and seals them, as it does for the writer), so a message never exceeds
 the ceiling by a rounding error.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from writer.contract import (
-    DEFAULT_ENVELOPE_BYTES,
-    ENVELOPE_VERSION,
-    LocationUpdate,
-    StatusUpdate,
-    encode_update,
-    parse_update,
-)
+from contract.envelope import DEFAULT_ENVELOPE_BYTES, compact, pack_texts, seal
+from contract.updates import LocationUpdate, StatusUpdate, encode_update, parse_update
 
 SQS_BATCH_ENTRIES = 10
 SQS_BATCH_BYTES = 1024 * 1024
-_HEAD = f'{{"v":{ENVELOPE_VERSION},"updates":['
-_TAIL = "]}"
-ENVELOPE_OVERHEAD = len(_HEAD) + len(_TAIL)
 
 AnyUpdate = StatusUpdate | LocationUpdate
 
@@ -46,7 +36,7 @@ def to_item(update: AnyUpdate | dict[str, Any], index: int | None = None) -> Ite
     """Validate (models are re-validated too: they may have been built with ``model_construct``)."""
     raw = update.model_dump(mode="json") if isinstance(update, StatusUpdate | LocationUpdate) else update
     model = parse_update(raw, index)
-    return Item(model, json.dumps(encode_update(model), separators=(",", ":")))
+    return Item(model, compact(encode_update(model)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,26 +56,13 @@ class Message:
 
 
 def _seal(items: list[Item]) -> Message:
-    return Message(tuple(items), _HEAD + ",".join(item.text for item in items) + _TAIL)
+    return Message(tuple(items), seal(item.text for item in items))
 
 
 def pack(items: Iterable[Item], max_bytes: int = DEFAULT_ENVELOPE_BYTES, max_count: int = 1000) -> list[Message]:
     """Greedy packing in arrival order: each envelope up to ``max_bytes`` and ``max_count`` updates."""
-    messages: list[Message] = []
-    current: list[Item] = []
-    size = ENVELOPE_OVERHEAD
-    for item in items:
-        extra = item.size + (1 if current else 0)
-        if current and (size + extra > max_bytes or len(current) >= max_count):
-            messages.append(_seal(current))
-            current, size, extra = [], ENVELOPE_OVERHEAD, item.size
-        if ENVELOPE_OVERHEAD + item.size > max_bytes:
-            raise ValueError(f"one update is {item.size} bytes, more than the envelope limit {max_bytes}")
-        current.append(item)
-        size += extra
-    if current:
-        messages.append(_seal(current))
-    return messages
+    listed = list(items)
+    return [_seal([listed[i] for i in group]) for group in pack_texts((i.text for i in listed), max_bytes, max_count)]
 
 
 def batches(

@@ -37,7 +37,7 @@ FailureHandler = Callable[[SendFailed], None]
 class Producer:
     """Buffer updates and send them when a batch is full, ``linger_seconds`` passed, or on flush.
 
-    ``add()`` validates at once (``writer.contract.InvalidUpdate`` for bad input). Sending
+    ``add()`` validates at once (``contract.updates.InvalidUpdate`` for bad input). Sending
     happens in the caller's thread when the buffer fills (back-pressure) and in a background
     thread when it lingers. A failed send is never logged and forgotten: it goes to
     ``on_failure`` if given, otherwise ``SendFailed`` (carrying the unsent updates) is raised

@@ -3,7 +3,7 @@
 API keys: locally they come from ``NICELIST_API_KEYS`` (comma-separated). In a deployed
 stage set ``NICELIST_API_KEYS_PARAMETER`` to the name of an SSM SecureString holding the
 comma-separated keys (``/nicelist/<stage>/api-keys`` by convention, see
-``nicelist.names.StageNames.api_keys_parameter``); the API then reads it with decryption on
+``contract.names.StageNames.api_keys_parameter``); the API then reads it with decryption on
 first use and re-reads it every ``api_keys_cache_seconds`` so keys can be rotated without a
 redeploy. When both are set, the union of the two sets of keys is accepted. When neither
 is set, every request is refused (fail closed).
@@ -18,16 +18,15 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from nicelist.names import StageNames
-from writer.contract import DEFAULT_ENVELOPE_BYTES, MAX_SQS_MESSAGE_BYTES
+from contract.envelope import DEFAULT_ENVELOPE_BYTES, MAX_SQS_MESSAGE_BYTES
+from contract.names import StageNames, queue_url
 
 MIB = 1024 * 1024
 
 
 def get_queue_url(sqs: Any, stage: str) -> str:
     """The queue URL of a stage, found by its contract-4 name (one ``GetQueueUrl`` call)."""
-    response = sqs.get_queue_url(QueueName=StageNames(stage).queue)
-    return str(response["QueueUrl"])
+    return queue_url(sqs, StageNames(stage).queue)
 
 
 class ProducerSettings(BaseSettings):

@@ -16,10 +16,10 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from contract.envelope import DEFAULT_ENVELOPE_BYTES
 from producers.exceptions import SendFailed
 from producers.packing import SQS_BATCH_BYTES, SQS_BATCH_ENTRIES, Item, Message, batches, pack
 from producers.retry import THROTTLING_CODES, Backoff, RetryPolicy, describe, is_retryable
-from writer.contract import DEFAULT_ENVELOPE_BYTES
 
 RETRYABLE_HTTP = frozenset({429, 500, 502, 503, 504})
 

@@ -3,7 +3,7 @@
 Operators change both during a peak without a redeploy: ``nicelist rate`` writes the budget ``W``
 (``/nicelist/<stage>/write-rate``), and whatever changes the writers' concurrency (``nicelist tune``
 locally, ``nicelist deploy configure`` on AWS) writes ``C`` (``/nicelist/<stage>/writer-concurrency``).
-Each execution spends ``W / C``.
+Each execution spends ``W / C``; ``writer.pacing`` computes and spends it.
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ class _Parameter:
             )
 
 
-class WriteBudget:
-    """``W`` WCU/s split evenly over ``C`` executions."""
+class BudgetParameters:
+    """``W`` (WCU/s, table-wide) and ``C`` (executions sharing it), with the settings as fallbacks."""
 
     def __init__(
         self,
@@ -76,6 +76,6 @@ class WriteBudget:
     def executions(self) -> int:
         return int(self._concurrency.read())
 
-    def share(self) -> float:
-        """This execution's WCU/s: the budget divided by the executions that share it."""
-        return self.table_rate() / self.executions()
+    def last_known(self) -> tuple[float, int]:
+        """``(W, C)`` as last read (the fallbacks before the first read), without asking SSM."""
+        return self._rate.value, int(self._concurrency.value)

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from writer.contract import LocationUpdate, StatusUpdate
+from contract.keys import Key, track_key
+from contract.updates import LocationUpdate, StatusUpdate
 
 AnyUpdate = StatusUpdate | LocationUpdate
 
@@ -27,7 +28,7 @@ class Tagged:
 class PlannedWrite:
     """One table write: the winning update for a key, and every message that depends on it."""
 
-    key: tuple[str, str]
+    key: Key
     update: AnyUpdate
     message_ids: set[str] = field(default_factory=set)
 
@@ -59,8 +60,8 @@ class WritePlan:
 
 def plan(updates: Iterable[Tagged]) -> WritePlan:
     """Group by key and keep the newest, in one pass."""
-    state: dict[tuple[str, str], PlannedWrite] = {}
-    track: dict[tuple[str, str], PlannedWrite] = {}
+    state: dict[Key, PlannedWrite] = {}
+    track: dict[Key, PlannedWrite] = {}
     received = locations = 0
     for tagged in updates:
         received += 1
@@ -68,11 +69,11 @@ def plan(updates: Iterable[Tagged]) -> WritePlan:
         _offer(state, (update.child_id, update.aspect), tagged)
         if isinstance(update, LocationUpdate):
             locations += 1
-            _offer(track, (update.child_id, f"LOC#{update.observed_at}"), tagged)
+            _offer(track, (update.child_id, track_key(update.observed_at)), tagged)
     return WritePlan(list(state.values()), list(track.values()), received, locations)
 
 
-def _offer(writes: dict[tuple[str, str], PlannedWrite], key: tuple[str, str], tagged: Tagged) -> None:
+def _offer(writes: dict[Key, PlannedWrite], key: Key, tagged: Tagged) -> None:
     existing = writes.get(key)
     if existing is None:
         writes[key] = PlannedWrite(key, tagged.update, {tagged.message_id})

@@ -11,14 +11,16 @@ policy would dead-letter it. Nothing is deleted before SQS has confirmed the rem
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from writer.contract import ENVELOPE_VERSION, LocationUpdate, StatusUpdate, encode_update
+from contract.envelope import compact, pack_texts, seal
+from contract.keys import Key
+from contract.names import LazyQueueUrl
+from contract.updates import LocationUpdate, StatusUpdate, encode_update, table_keys
 from writer.table import Outcome
 
 AnyUpdate = StatusUpdate | LocationUpdate
@@ -44,19 +46,11 @@ class Delivery:
     stalled: int = 0
 
 
-def keys_of(update: AnyUpdate) -> list[tuple[str, str]]:
-    """The table keys one update is written under: its register, and its track point for a fix."""
-    keys = [(update.child_id, update.aspect)]
-    if isinstance(update, LocationUpdate):
-        keys.append((update.child_id, f"LOC#{update.observed_at}"))
-    return keys
-
-
 def verdict(
     update: AnyUpdate,
-    key: tuple[str, str],
-    outcomes: Mapping[tuple[str, str], Outcome],
-    winners: Mapping[tuple[str, str], str],
+    key: Key,
+    outcomes: Mapping[Key, Outcome],
+    winners: Mapping[Key, str],
 ) -> Outcome | None:
     """The outcome of ``key`` for this update. A rejection belongs to the update that was written (the
     coalesced winner); an older update that shared the key was not written, not rejected."""
@@ -67,12 +61,12 @@ def verdict(
 
 
 def split(
-    delivery: Delivery, outcomes: Mapping[tuple[str, str], Outcome], winners: Mapping[tuple[str, str], str]
+    delivery: Delivery, outcomes: Mapping[Key, Outcome], winners: Mapping[Key, str]
 ) -> tuple[list[AnyUpdate], list[AnyUpdate]]:
     """(rejected by the table, not yet written) among the updates of ``delivery``."""
     rejected, left = [], []
     for update in delivery.updates:
-        verdicts = [verdict(update, key, outcomes, winners) for key in keys_of(update)]
+        verdicts = [verdict(update, key, outcomes, winners) for key in table_keys(update)]
         if Outcome.REJECTED in verdicts:
             rejected.append(update)
         elif Outcome.NOT_WRITTEN in verdicts:
@@ -80,7 +74,7 @@ def split(
     return rejected, left
 
 
-def remainder(delivery: Delivery, outcomes: Mapping[tuple[str, str], Outcome]) -> list[AnyUpdate]:
+def remainder(delivery: Delivery, outcomes: Mapping[Key, Outcome]) -> list[AnyUpdate]:
     """The updates of ``delivery`` whose writes (state, and track point for a fix) are not all done."""
     return split(delivery, outcomes, {})[1]
 
@@ -100,17 +94,12 @@ class Deferrals:
     """Sends remainders to the stage's queue; resolves its URL once from the name when not configured."""
 
     def __init__(self, sqs: Any, queue_url: str = "", queue_name: str = "") -> None:
-        if not queue_url and not queue_name:
-            raise ValueError("need the queue's URL or name")
         self._sqs = sqs
-        self._url = queue_url
-        self._name = queue_name
+        self._url = LazyQueueUrl(sqs, queue_url, queue_name)
 
     @property
     def url(self) -> str:
-        if not self._url:
-            self._url = self._sqs.get_queue_url(QueueName=self._name)["QueueUrl"]
-        return self._url
+        return self._url()
 
     def send(self, delivery: Delivery, left: list[AnyUpdate]) -> None:
         """Every envelope of the remainder confirmed by SQS, or ``DeferError``."""
@@ -120,30 +109,15 @@ class Deferrals:
             DEFERRALS_ATTRIBUTE: {"DataType": "Number", "StringValue": str(delivery.deferrals + 1)},
             STALLED_ATTRIBUTE: {"DataType": "Number", "StringValue": str(stalled)},
         }
-        for body in _envelopes(encode_update(update) for update in left):
+        for body in _envelopes(left):
             try:
                 self._sqs.send_message(QueueUrl=self.url, MessageBody=body, MessageAttributes=attributes)
             except (ClientError, BotoCoreError) as error:
                 raise DeferError(f"remainder of {delivery.message_id} not enqueued: {error}") from error
 
 
-def _envelopes(encoded: Iterable[dict[str, Any]]) -> list[str]:
+def _envelopes(updates: list[AnyUpdate]) -> list[str]:
     """Pack into envelopes under ``MAX_BODY_BYTES`` (a remainder is at most its original, but normalized
     timestamps are a few bytes longer than what some producers send)."""
-    bodies: list[str] = []
-    batch: list[str] = []
-    size = 0
-    for update in encoded:
-        text = json.dumps(update, separators=(",", ":"))
-        if batch and size + len(text) + 1 > MAX_BODY_BYTES:
-            bodies.append(_body(batch))
-            batch, size = [], 0
-        batch.append(text)
-        size += len(text) + 1
-    if batch:
-        bodies.append(_body(batch))
-    return bodies
-
-
-def _body(updates: list[str]) -> str:
-    return f'{{"v":{ENVELOPE_VERSION},"updates":[{",".join(updates)}]}}'
+    texts = [compact(encode_update(update)) for update in updates]
+    return [seal(texts[i] for i in group) for group in pack_texts(texts, MAX_BODY_BYTES)]

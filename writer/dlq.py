@@ -8,13 +8,14 @@ reading children's data.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from writer.contract import ENVELOPE_VERSION, Rejected
+from contract.envelope import encode_envelope
+from contract.names import LazyQueueUrl
+from contract.updates import Rejected
 
 ERROR_ATTRIBUTE = "nicelist-error"
 SOURCE_ATTRIBUTE = "nicelist-source-message-id"
@@ -29,17 +30,12 @@ class DeadLetters:
     """Sends to the DLQ; resolves its URL once from the stage's name when not configured."""
 
     def __init__(self, sqs: Any, dlq_url: str = "", dlq_name: str = "") -> None:
-        if not dlq_url and not dlq_name:
-            raise ValueError("need the DLQ's URL or name")
         self._sqs = sqs
-        self._url = dlq_url
-        self._name = dlq_name
+        self._url = LazyQueueUrl(sqs, dlq_url, dlq_name)
 
     @property
     def url(self) -> str:
-        if not self._url:
-            self._url = self._sqs.get_queue_url(QueueName=self._name)["QueueUrl"]
-        return self._url
+        return self._url()
 
     def send_body(self, body: str, reason: str, source_message_id: str) -> None:
         """A whole message that is not a valid update or envelope, body unchanged."""
@@ -47,7 +43,7 @@ class DeadLetters:
 
     def send_rejected(self, rejected: Sequence[Rejected], source_message_id: str) -> None:
         """The invalid updates of an envelope, as an envelope of their own, reasons by index."""
-        body = json.dumps({"v": ENVELOPE_VERSION, "updates": [r.raw for r in rejected]}, separators=(",", ":"))
+        body = encode_envelope(r.raw for r in rejected)
         self._send(body, "; ".join(r.reason for r in rejected), source_message_id)
 
     def _send(self, body: str, reason: str, source_message_id: str) -> None:

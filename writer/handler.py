@@ -16,14 +16,14 @@ import boto3
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from botocore.config import Config
 
-from writer.budget import WriteBudget
+from contract.names import StageNames
+from writer.budget import BudgetParameters
 from writer.defer import Deferrals
 from writer.dlq import DeadLetters
 from writer.observability import MetricUnit, logger, metrics
+from writer.pacing import Pacer
 from writer.processor import BatchReport, CoalescingBatchProcessor, WriterDeps
-from writer.ratelimit import AimdController, TokenBucket
 from writer.settings import WriterSettings
-from writer.table import Pacing
 
 _deps: WriterDeps | None = None
 
@@ -40,8 +40,8 @@ def build_deps(settings: WriterSettings | None = None, session: Any = None) -> W
         config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=1, read_timeout=2),
     )
     sqs = session.client("sqs")
-    dlq_name = f"nicelist-{settings.stage}-updates-dlq"
-    budget = WriteBudget(
+    names = StageNames(settings.stage)
+    budget = BudgetParameters(
         session.client("ssm"),
         rate_parameter=settings.write_rate_parameter,
         rate_fallback=settings.write_rate,
@@ -49,29 +49,19 @@ def build_deps(settings: WriterSettings | None = None, session: Any = None) -> W
         concurrency_fallback=settings.concurrency,
         max_age=settings.write_rate_cache_seconds,
     )
-    share = settings.write_rate / settings.concurrency
-    pacing = Pacing(
-        bucket=TokenBucket(
-            rate=share, burst=share * settings.write_burst_seconds, clock=time.monotonic, sleep=time.sleep
-        ),
-        # A gentle cut (botocore adaptive's beta) and a fast climb back: the ceiling W is known and
-        # most throttles are one request too many, not a collapsed table; repeated throttles still
-        # compound (0.7^n, at most one cut a second).
-        controller=AimdController(clock=time.monotonic, decrease=0.9, increase_per_second=0.3),
-        share=share,
+    pacer = Pacer(
+        budget,
         clock=time.monotonic,
         sleep=time.sleep,
         rng=random.Random(),
-        max_attempts=settings.max_attempts,
         burst_seconds=settings.write_burst_seconds,
     )
     return WriterDeps(
         settings=settings,
         dynamodb=dynamodb,
-        dead_letters=DeadLetters(sqs, settings.dlq_url, dlq_name),
-        deferrals=Deferrals(sqs, settings.queue_url, f"nicelist-{settings.stage}-updates"),
-        budget=budget,
-        pacing=pacing,
+        dead_letters=DeadLetters(sqs, settings.dlq_url, names.dlq),
+        deferrals=Deferrals(sqs, settings.queue_url, names.queue),
+        pacer=pacer,
         executor=ThreadPoolExecutor(max_workers=settings.write_threads, thread_name_prefix="write"),
     )
 

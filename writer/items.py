@@ -1,4 +1,4 @@
-"""Table items (DESIGN.md, contract 3) in DynamoDB's wire format, and what they cost in write units."""
+"""Table items (docs/design.md, "The table") in DynamoDB's wire format, and what they cost in write units."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import math
 from datetime import datetime
 from typing import Any
 
-from writer.contract import LocationUpdate, StatusUpdate
+from contract.keys import EXPIRES_AT, PARTITION_KEY, SORT_KEY, track_key
+from contract.updates import LocationUpdate, StatusUpdate
 
 Item = dict[str, dict[str, Any]]
 AnyUpdate = StatusUpdate | LocationUpdate
@@ -22,8 +23,8 @@ def _n(value: float | int) -> dict[str, str]:
 def state_item(update: AnyUpdate, written_at: str) -> Item:
     """The ``STATUS`` or ``LOCATION`` register of a child: the newest observation only."""
     item: Item = {
-        "child_id": {"S": update.child_id},
-        "sk": {"S": update.aspect},
+        PARTITION_KEY: {"S": update.child_id},
+        SORT_KEY: {"S": update.aspect},
         "observed_at": {"S": update.observed_at},
         "rev": {"S": update.revision},
         "written_at": {"S": written_at},
@@ -41,11 +42,11 @@ def track_item(update: LocationUpdate, written_at: str, retention_days: int) -> 
     """One track point, ``LOC#<observed_at>``; it expires ``retention_days`` after it was observed."""
     observed = datetime.fromisoformat(update.observed_at)
     return {
-        "child_id": {"S": update.child_id},
-        "sk": {"S": f"LOC#{update.observed_at}"},
+        PARTITION_KEY: {"S": update.child_id},
+        SORT_KEY: {"S": track_key(update.observed_at)},
         "observed_at": {"S": update.observed_at},
         "written_at": {"S": written_at},
-        "expires_at": _n(int(observed.timestamp()) + retention_days * 86_400),
+        EXPIRES_AT: _n(int(observed.timestamp()) + retention_days * 86_400),
         **_position(update),
     }
 

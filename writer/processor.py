@@ -1,15 +1,16 @@
 """The batch processor: the whole SQS batch at once, because coalescing needs all of it.
 
-Powertools' ``BatchProcessor`` handles one record at a time; this subclass keeps its response
-building (``_clean`` → ``batchItemFailures``) and replaces the per-record loop with
-parse → dead-letter the invalid → coalesce → write → mark each message by its writes' outcomes.
+Powertools' ``BatchProcessor`` calls a handler once per record; coalescing needs every record of
+the batch before the first write, so this processor does not pretend to be one. It runs
+parse → dead-letter the invalid → coalesce → write → mark each message by its writes' outcomes,
+and builds the ``batchItemFailures`` response (Powertools' ``PartialItemFailureResponse`` shape)
+from its own set of unfinished messages, checked against the batch before it is returned.
 A message is reported done only when every update it carried is durably in the table (or
-superseded there), or in the DLQ.
+superseded there), or in the DLQ, or deferred.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import time
 from collections.abc import Callable, Sequence
@@ -18,13 +19,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from writer.budget import WriteBudget
-from writer.coalesce import PlannedWrite, Tagged, WritePlan, plan
-from writer.contract import (
+from contract.updates import (
     InvalidBody,
     LocationUpdate,
     Rejected,
@@ -33,6 +31,7 @@ from writer.contract import (
     format_timestamp,
     parse_body,
 )
+from writer.coalesce import PlannedWrite, Tagged, WritePlan, plan
 from writer.defer import (
     DEFERRALS_ATTRIBUTE,
     STALLED_ATTRIBUTE,
@@ -44,13 +43,10 @@ from writer.defer import (
 )
 from writer.dlq import DeadLetterError, DeadLetters
 from writer.observability import logger
+from writer.pacing import Pacer
 from writer.ratelimit import Clock
 from writer.settings import WriterSettings
-from writer.table import Outcome, Pacing, TableUnavailable, TableWriter, chunks
-
-
-class IncompleteMessage(Exception):
-    """Some update of this message is not yet durably written: SQS must deliver it again."""
+from writer.table import Outcome, TableUnavailable, TableWriter, chunks
 
 
 class InvalidResponse(Exception):
@@ -65,8 +61,7 @@ class WriterDeps:
     dynamodb: Any
     dead_letters: DeadLetters
     deferrals: Deferrals
-    budget: WriteBudget
-    pacing: Pacing
+    pacer: Pacer
     executor: ThreadPoolExecutor
     wall_clock: Clock = time.time
 
@@ -92,34 +87,27 @@ class BatchReport:
     stats: dict[str, float] = field(default_factory=dict)
 
 
-class CoalescingBatchProcessor(BatchProcessor):
+class CoalescingBatchProcessor:
     """Process a whole SQS batch; report exactly the messages that are not finished."""
 
     def __init__(self, deps: WriterDeps) -> None:
-        super().__init__(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
         self.deps = deps
         self.report = BatchReport()
+        self.records: list[SQSRecord] = []
+        self.failed: set[str] = set()  # messages SQS must deliver again
         self._blocked: set[str] = set()  # messages whose writes hit an unavailable table: no deferral
         self._winners: dict[tuple[str, str], str] = {}  # key -> revision of the update written under it
+        self._context: Any = None
 
     def run(self, records: list[dict[str, Any]], context: Any) -> PartialItemFailureResponse:
         """Process ``records`` and return the checked ``batchItemFailures`` response."""
-        with self(records=records, handler=_whole_batch, lambda_context=context):
-            failed = self.process_batch()
-        return self._checked_response(failed)
-
-    def process(self) -> list[tuple[Any, ...]]:
-        self.process_batch()
-        return []
-
-    def _process_record(self, record: dict[str, Any]) -> Any:
-        raise NotImplementedError("this processor works on whole batches")
-
-    async def _async_process_record(self, record: dict[str, Any]) -> Any:
-        raise NotImplementedError("this processor works on whole batches")
+        self.records = [SQSRecord(raw) for raw in records]
+        self._context = context
+        self.failed = self.process_batch()
+        return self._checked(self.response())
 
     def process_batch(self) -> set[str]:
-        records = [SQSRecord(raw) for raw in self.records]
+        records = self.records
         self.report.messages = len(records)
         deliveries, failed = self._parse_all(records)
         work = plan(Tagged(update, d.message_id) for d in deliveries for update in d.updates)
@@ -129,14 +117,13 @@ class CoalescingBatchProcessor(BatchProcessor):
         for delivery in deliveries:
             if not self._settle(delivery, outcomes):
                 failed.add(delivery.message_id)
-        for record in records:
-            if record.message_id in failed:
-                error = IncompleteMessage(record.message_id)
-                self.failure_handler(record, (IncompleteMessage, error, None))
-            else:
-                self.success_handler(record, None)
         self.report.failed_messages = len(failed)
         return failed
+
+    def response(self) -> PartialItemFailureResponse:
+        """The unfinished messages in batch order, each once (SQS may put one message in a batch twice)."""
+        ids = dict.fromkeys(r.message_id for r in self.records if r.message_id in self.failed)
+        return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in ids]}
 
     def _parse_all(self, records: Sequence[SQSRecord]) -> tuple[list[Delivery], set[str]]:
         """Valid updates per message; invalid input to the DLQ (the message fails if the DLQ won't take it)."""
@@ -169,19 +156,19 @@ class CoalescingBatchProcessor(BatchProcessor):
     def _write(self, work: WritePlan, order: dict[str, int]) -> dict[tuple[str, str], Outcome]:
         """Run the plan through the pool, earliest messages first; the outcome of every key."""
         deps = self.deps
-        share = deps.budget.share()
+        share = deps.pacer.refresh()
         self.report.budget_share = share
-        pacing = dataclasses.replace(deps.pacing, share=share)
-        remaining = self.lambda_context.get_remaining_time_in_millis() / 1000
-        deadline = pacing.clock() + remaining - deps.settings.deadline_margin_ms / 1000
+        remaining = self._context.get_remaining_time_in_millis() / 1000
+        deadline = deps.pacer.clock() + remaining - deps.settings.deadline_margin_ms / 1000
         self._warn_if_too_big(work, share, remaining)
         writer = TableWriter(
             deps.dynamodb,
             deps.settings.table,
-            pacing,
+            deps.pacer,
             deadline=deadline,
             written_at=format_timestamp(datetime.fromtimestamp(deps.wall_clock(), UTC)),
             retention_days=deps.settings.track_retention_days,
+            max_attempts=deps.settings.max_attempts,
         )
 
         def first(write: PlannedWrite) -> int:
@@ -276,18 +263,15 @@ class CoalescingBatchProcessor(BatchProcessor):
                 share_wcu_s=round(share, 1),
             )
 
-    def _checked_response(self, failed: set[str]) -> PartialItemFailureResponse:
-        """Never hand Lambda a response that would delete an unfinished message.
-
-        Each failed id is listed once, even when SQS put the same message into the batch twice
-        (it does, at least once): a duplicate is one message, not a reason to fail the batch.
-        """
-        reported = [entry.get("itemIdentifier") for entry in self.response().get("batchItemFailures", [])]
-        batch_ids = {SQSRecord(raw).message_id for raw in self.records}
-        unique = list(dict.fromkeys(reported))
-        if set(unique) != failed or not failed <= batch_ids:
-            raise InvalidResponse(f"response lists {len(unique)} failures, expected {len(failed)}")
-        return {"batchItemFailures": [{"itemIdentifier": str(message_id)} for message_id in unique]}
+    def _checked(self, response: PartialItemFailureResponse) -> PartialItemFailureResponse:
+        """Never hand Lambda a response that would delete an unfinished message, or name one not in
+        the batch (Lambda would fail the whole batch): raise instead."""
+        reported = [entry.get("itemIdentifier") for entry in response.get("batchItemFailures", [])]
+        batch_ids = {record.message_id for record in self.records}
+        unique = set(reported)
+        if len(unique) != len(reported) or unique != self.failed or not unique <= batch_ids:
+            raise InvalidResponse(f"response lists {len(reported)} failures, expected {len(self.failed)}")
+        return response
 
 
 def _dead_letter(message_id: str, send: Callable[[str], None]) -> bool:
@@ -317,8 +301,3 @@ def _delivery(record: SQSRecord, updates: list[StatusUpdate | LocationUpdate]) -
         deferrals=number(DEFERRALS_ATTRIBUTE, 0),
         stalled=number(STALLED_ATTRIBUTE, 0),
     )
-
-
-def _whole_batch(record: Any) -> None:
-    """Powertools wants a record handler; this processor never calls one."""
-    raise NotImplementedError

@@ -9,6 +9,9 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contract.delivery import DEFAULT_MAX_RECEIVE_COUNT
+from contract.names import StageNames
+
 
 class WriterSettings(BaseSettings):
     """Everything the writer Lambda reads from its environment, resolved once per execution."""
@@ -38,14 +41,15 @@ class WriterSettings(BaseSettings):
     max_attempts: int = Field(default=8, ge=1)
     # The queue's redrive maxReceiveCount: a message's last delivery before the DLQ is deferred, not
     # failed, when its writes ran out of budget (it must never reach the DLQ for throttling alone).
-    max_receive_count: int = Field(default=5, ge=1)
+    max_receive_count: int = Field(default=DEFAULT_MAX_RECEIVE_COUNT, ge=1)
 
     @model_validator(mode="after")
     def _derive_names(self) -> WriterSettings:
+        names = StageNames(self.stage)
         if not self.table:
-            object.__setattr__(self, "table", f"nicelist-{self.stage}")
+            object.__setattr__(self, "table", names.table)
         if not self.write_rate_parameter:
-            object.__setattr__(self, "write_rate_parameter", f"/nicelist/{self.stage}/write-rate")
+            object.__setattr__(self, "write_rate_parameter", names.write_rate_parameter)
         if not self.concurrency_parameter:
-            object.__setattr__(self, "concurrency_parameter", f"/nicelist/{self.stage}/writer-concurrency")
+            object.__setattr__(self, "concurrency_parameter", names.writer_concurrency_parameter)
         return self

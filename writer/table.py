@@ -1,14 +1,13 @@
-"""Table writes: conditional state puts and batched track points, paced by the budget, retried on throttling.
+"""Table writes: conditional state puts and batched track points, each request turned into an outcome.
 
-Every request first takes its write units from the token bucket; throttling (an error, or
-``UnprocessedItems``) cuts the rate through the AIMD controller and is retried with full-jitter
-exponential backoff while the deadline allows. What cannot be written in time is reported as
-not written, never dropped: its messages go back to SQS.
+Every attempt first takes its write units from the ``Pacer``; throttling (an error, or
+``UnprocessedItems``) is reported to it (it cuts the rate and refunds the refused units) and retried
+after its full-jitter backoff while the deadline allows. What cannot be written in time is reported
+as not written, never dropped: its messages go back to SQS.
 """
 
 from __future__ import annotations
 
-import random
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,10 +16,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from contract.updates import LocationUpdate
 from writer.coalesce import PlannedWrite
-from writer.contract import LocationUpdate
 from writer.items import NEWER_THAN_STORED, Item, state_item, track_item, write_units
-from writer.ratelimit import AimdController, Clock, DeadlineReached, Sleep, TokenBucket
+from writer.pacing import Pacer
 
 BATCH_WRITE_LIMIT = 25
 THROTTLE_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
@@ -75,38 +74,24 @@ class WriteStats:
             }
 
 
-@dataclass(frozen=True, slots=True)
-class Pacing:
-    """The collaborators that decide when a request may go: budget, backoff, time."""
-
-    bucket: TokenBucket
-    controller: AimdController
-    share: float  # this execution's share of the table-wide budget, WCU/s
-    clock: Clock
-    sleep: Sleep
-    rng: random.Random
-    max_attempts: int = 8
-    burst_seconds: float = 0.0  # idle budget the bucket may bank, in seconds of the share
-    backoff_base: float = 0.05
-    backoff_cap: float = 2.0
-
-
 class TableWriter:
-    """Writes one batch's plan to ``table`` before ``deadline`` (a value of ``pacing.clock``)."""
+    """Writes one batch's plan to ``table`` before ``deadline`` (a value of ``pacer.clock``)."""
 
     def __init__(
         self,
         client: Any,
         table: str,
-        pacing: Pacing,
+        pacer: Pacer,
         *,
         deadline: float,
         written_at: str,
         retention_days: int,
+        max_attempts: int = 8,
     ) -> None:
         self._client = client
         self._table = table
-        self._pacing = pacing
+        self._pacer = pacer
+        self._max_attempts = max_attempts
         self._deadline = deadline
         self._written_at = written_at
         self._retention_days = retention_days
@@ -123,7 +108,7 @@ class TableWriter:
             "ExpressionAttributeValues": {":rev": item["rev"]},
             "ReturnConsumedCapacity": "TOTAL",
         }
-        for attempt in range(self._pacing.max_attempts):
+        for attempt in range(self._max_attempts):
             if not self._take(write_units(item)):
                 return Outcome.NOT_WRITTEN
             throttled = False
@@ -143,7 +128,7 @@ class TableWriter:
                     self._refund(write_units(item))
             except BotoCoreError:
                 pass  # connection trouble: retried like a 5xx
-            if attempt == self._pacing.max_attempts - 1 or not self._back_off(attempt, throttled):
+            if attempt == self._max_attempts - 1 or not self._back_off(attempt, throttled):
                 return Outcome.NOT_WRITTEN
         return Outcome.NOT_WRITTEN
 
@@ -157,7 +142,7 @@ class TableWriter:
             items[index] = track_item(planned.update, self._written_at, self._retention_days)
         outcomes = [Outcome.NOT_WRITTEN] * len(chunk)
         pending = dict(items)
-        for attempt in range(self._pacing.max_attempts):
+        for attempt in range(self._max_attempts):
             if not self._take(sum(write_units(item) for item in pending.values())):
                 return outcomes
             try:
@@ -168,7 +153,7 @@ class TableWriter:
             for index in pending.keys() - unprocessed.keys():
                 outcomes[index] = Outcome.WRITTEN
             pending = unprocessed
-            last = attempt == self._pacing.max_attempts - 1
+            last = attempt == self._max_attempts - 1
             if not pending or last or not self._back_off(attempt, throttled=True):
                 return outcomes
         return outcomes
@@ -208,34 +193,26 @@ class TableWriter:
 
     def _refund(self, units: int) -> None:
         if units:
-            self._pacing.bucket.refund(units)
+            self._pacer.refund(units)
             self.stats.add(units=-units)
 
     def _take(self, units: int) -> bool:
-        """Spend ``units`` of budget at the current (AIMD-scaled) rate; False past the deadline."""
-        pacing = self._pacing
-        pacing.bucket.set_rate(pacing.share * pacing.controller.fraction, burst=pacing.share * pacing.burst_seconds)
-        try:
-            waited = pacing.bucket.acquire(units, self._deadline)
-        except DeadlineReached:
+        """Spend ``units`` of budget; False past the deadline."""
+        waited = self._pacer.take(units, self._deadline)
+        if waited is None:
             return False
         self.stats.add(requests=1, units=units, budget_wait_s=waited)
         return True
 
     def _back_off(self, attempt: int, throttled: bool) -> bool:
-        """Full-jitter exponential backoff after a failed attempt; False if it would pass the deadline.
+        """Wait before the next attempt; False if it would pass the deadline.
 
         A throttle also cuts the rate (AIMD); a 5xx or a connection error only waits.
         """
-        pacing = self._pacing
         if throttled:
-            pacing.controller.on_throttle()
+            self._pacer.on_throttle()
             self.stats.add(throttle_retries=1)
-        delay = pacing.rng.uniform(0, min(pacing.backoff_cap, pacing.backoff_base * 2**attempt))
-        if pacing.clock() + delay > self._deadline:
-            return False
-        pacing.sleep(delay)
-        return True
+        return self._pacer.back_off(attempt, self._deadline)
 
 
 def chunks(writes: Sequence[PlannedWrite], size: int = BATCH_WRITE_LIMIT) -> list[Sequence[PlannedWrite]]:

@@ -16,10 +16,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from contract.updates import InvalidUpdate, LocationUpdate, parse_update
+from contract.updates import format_timestamp as stamp
 from nicelist.demo.sender import TICK, SendCounts
 from nicelist.demo.workload import Phase
-from writer.contract import InvalidUpdate, LocationUpdate, parse_update
-from writer.contract import format_timestamp as stamp
 from writer.items import state_item, track_item
 
 # Enough concurrent producers to push the spike's rate even while every call sits in SDK retries

@@ -11,6 +11,7 @@ from typing import Any
 
 from botocore.config import Config
 
+from contract.updates import parse_body
 from nicelist.demo.direct import THREADS as DIRECT_THREADS
 from nicelist.demo.direct import DirectSender
 from nicelist.demo.live import LiveView
@@ -20,7 +21,6 @@ from nicelist.demo.sender import ApiSender, SendCounts
 from nicelist.demo.verify import Expected, compare, scan_table
 from nicelist.demo.workload import MALFORMED_MESSAGES, Phase, night_updates, story
 from nicelist.local.stack import LocalStack
-from writer.contract import parse_body
 
 UNITS_PER_UPDATE = 1.5  # write units an update causes on average after coalescing (measured, see README)
 

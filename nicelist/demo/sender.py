@@ -17,8 +17,8 @@ from typing import Any
 
 import urllib3
 
+from contract.updates import InvalidUpdate, LocationUpdate, StatusUpdate, parse_update
 from nicelist.demo.workload import Phase
-from writer.contract import InvalidUpdate, LocationUpdate, StatusUpdate, parse_update
 
 TICK = 0.1  # seconds between pacing decisions
 MAX_ARRAY = 100  # updates per request, at most

@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from writer.contract import LocationUpdate, StatusUpdate
+from contract.keys import track_key
+from contract.updates import LocationUpdate, StatusUpdate
 
 AnyUpdate = StatusUpdate | LocationUpdate
 
@@ -29,7 +30,7 @@ class Expected:
         if current is None or update.revision > current.revision:
             self.registers[key] = update
         if isinstance(update, LocationUpdate):
-            self.track_points.add((update.child_id, f"LOC#{update.observed_at}"))
+            self.track_points.add((update.child_id, track_key(update.observed_at)))
 
     def extend(self, updates: Iterable[AnyUpdate]) -> None:
         for update in updates:

@@ -6,7 +6,7 @@ and apply ``ReportBatchItemFailures``: successes are deleted, reported failures 
 failed invocation (exception, invalid response, timeout, dead process) are left alone and reappear
 when their visibility timeout expires, one receive count higher, so the queue's own redrive policy
 moves them to the DLQ. Invocations beyond the reserved concurrency are throttled: their batch is left
-invisible and comes back later, the trap described in DESIGN.md.
+invisible and comes back later, the trap described in docs/design.md ("Known traps").
 
 What it does NOT emulate:
 

@@ -1,4 +1,4 @@
-"""The local stack (DESIGN.md, contract 6): embedded AWS, the meter, the enqueue API and the writer runtime.
+"""The local stack (docs/design.md, "The local stack"): embedded AWS, the meter, the enqueue API and the writer runtime.
 
 Start order is dependency order, stop order its reverse, and every child process is stopped
 even when start-up fails half-way or the user presses Ctrl-C. Nothing here needs Docker or an
@@ -18,11 +18,11 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from contract.names import StageNames
 from nicelist.local.config import RuntimeConfig, Tuning
 from nicelist.local.control import DEFAULT_CONTROL_PORT
 from nicelist.local.processes import ChildProcess, StartupError, port_is_free, python_module
 from nicelist.local.runtime import WriterRuntime
-from nicelist.names import StageNames
 from nicelist.options import LOCAL_CREDENTIALS, LOCAL_REGION, local_session
 from nicelist.provision import Clients, ProvisionOptions, ProvisionResult, provision_stage
 

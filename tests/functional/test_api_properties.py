@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
+from contract.updates import parse_body
 from producers.api import create_app
 from producers.settings import ProducerSettings
-from writer.contract import parse_body
 
 KEY = "prop-key"
 

@@ -20,11 +20,11 @@ from botocore.stub import Stubber
 from flask.testing import FlaskClient
 from moto import mock_aws
 
+from contract.updates import parse_body
 from producers.api import create_app
 from producers.retry import RetryPolicy
 from producers.settings import ProducerSettings
 from producers.transport import Timing
-from writer.contract import parse_body
 
 KEY = "k-test-1"
 HEADERS = {"x-api-key": KEY}

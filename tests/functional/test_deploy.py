@@ -134,12 +134,29 @@ def test_check_lists_every_problem(deployed: Clients) -> None:
         "nicelist-dev-api: LOG_LEVEL is 'DEBUG'",
         "nicelist-dev-api: POWERTOOLS_LOG_LEVEL is None",
         "maxReceiveCount is 2",
-        "visibility timeout 360 s < 6 x the writer's 120 s timeout",
+        "visibility timeout 360 s < 720 s (the writer's 120 s timeout x the rule)",
+        "the writer assumes maxReceiveCount 5 (NICELIST_MAX_RECEIVE_COUNT) but the queue's is 2",
         "the DLQ's retention is not longer than the queue's",
         "alarm nicelist-dev-queue-age is missing",
     ):
         assert expected in text, (expected, problems)
-    assert len(problems) == 7, problems
+    assert len(problems) == 8, problems
+
+
+def test_check_compares_the_writers_receive_count_with_the_queues(deployed: Clients) -> None:
+    # GIVEN a sound stage whose queue was later given maxReceiveCount 8, while the writer still assumes 5
+    CliRunner().invoke(main, ["deploy", "configure", *STAGE])
+    queue = deployed.sqs.get_queue_url(QueueName="nicelist-dev-updates")["QueueUrl"]
+    dlq_arn = provision_stage("dev", deployed).dlq_arn
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 8})
+    deployed.sqs.set_queue_attributes(QueueUrl=queue, Attributes={"RedrivePolicy": redrive})
+    # WHEN checking THEN exactly that mismatch is reported
+    code, problems = _check()
+    assert code == 1
+    assert problems == [
+        "the writer assumes maxReceiveCount 5 (NICELIST_MAX_RECEIVE_COUNT) but the queue's is 8: "
+        "its last-delivery rule would fire at the wrong receive"
+    ]
 
 
 def test_check_on_an_undeployed_stage() -> None:

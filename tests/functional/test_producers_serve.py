@@ -20,8 +20,8 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from contract.updates import parse_body
 from producers import Producer, SendFailed
-from writer.contract import parse_body
 
 KEY = "serve-test-key"
 

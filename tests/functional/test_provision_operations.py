@@ -11,9 +11,9 @@ from botocore.stub import Stubber
 from click.testing import CliRunner
 from moto import mock_aws
 
+from contract.names import StageNames
 from nicelist.cli import main
 from nicelist.dlq import RedriveError, redrive, redrive_by_copy
-from nicelist.names import StageNames
 from nicelist.provision import Clients, ProvisionOptions, ProvisionResult, provision_stage
 
 STAGE = ["--stage", "ops", "--region", "us-east-1"]

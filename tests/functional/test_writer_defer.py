@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tests.support.events import FakeContext, envelope, sqs_record, status
+from nicelist.local.context import LambdaContext
+from tests.support.events import envelope, lambda_context, sqs_record, status
 from tests.support.fakes import FakeTime, on_fake_time
 from tests.support.writer import Stage
 from writer.handler import handle
@@ -12,15 +13,9 @@ from writer.handler import handle
 AT = "2026-12-23T18:00:{:02d}Z"
 
 
-class FakeTimeContext(FakeContext):
+def fake_time_context(time: FakeTime, timeout_s: float) -> LambdaContext:
     """A LambdaContext whose deadline runs on the same fake clock as the writer's pacing."""
-
-    def __init__(self, time: FakeTime, timeout_s: float) -> None:
-        super().__init__(timeout_s=timeout_s)
-        self.time = time
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.timeout_s - self.time.clock()) * 1000))
+    return lambda_context(timeout_s, clock_ms=lambda: int(time.clock() * 1000))
 
 
 def test_the_unwritten_remainder_is_deferred_and_written_on_its_next_delivery(stage: Stage) -> None:
@@ -34,7 +29,7 @@ def test_the_unwritten_remainder_is_deferred_and_written_on_its_next_delivery(st
         for m in ("m-a", "m-b", "m-c")
     ]
     # WHEN the invocation has 4.5 s left: 1.5 s of budget after the margin, 15 of the 30 writes
-    response = handle({"Records": records}, FakeTimeContext(time, timeout_s=4.5), deps)
+    response = handle({"Records": records}, fake_time_context(time, timeout_s=4.5), deps)
     # THEN m-a is done; m-b, half written, is not handed back whole: its other half is a new message;
     # m-c, with nothing written, comes back as a batch item failure (nothing to keep)
     assert response == {"batchItemFailures": [{"itemIdentifier": "m-c"}]}
@@ -51,7 +46,7 @@ def test_the_unwritten_remainder_is_deferred_and_written_on_its_next_delivery(st
     deps.dynamodb.meta.events.register("before-call.dynamodb.PutItem", lambda **kwargs: calls.append(1))
     carried = {name: a["StringValue"] for name, a in deferred["MessageAttributes"].items()}
     redelivery = [sqs_record(deferred["Body"], message_id="m-d", attributes=carried), records[2]]
-    assert handle({"Records": redelivery}, FakeContext(timeout_s=30.0), deps) == {"batchItemFailures": []}
+    assert handle({"Records": redelivery}, lambda_context(timeout_s=30.0), deps) == {"batchItemFailures": []}
     assert len(calls) == len(left) + 10
     assert all(stage.items(f"{m}-{i}") for m in ("m-a", "m-b", "m-c") for i in range(10))
     assert stage.dlq_messages() == []
@@ -68,5 +63,5 @@ def test_when_the_queue_refuses_the_remainder_the_message_comes_back_whole(stage
     deps = on_fake_time(stage.deps(**settings), time)
     record = sqs_record(envelope(*[status(f"c-{i}", AT.format(i % 60)) for i in range(30)]), message_id="m-1")
     # half written by the deadline: the remainder should be deferred, but the queue is gone
-    response = handle({"Records": [record]}, FakeTimeContext(time, timeout_s=4.5), deps)
+    response = handle({"Records": [record]}, fake_time_context(time, timeout_s=4.5), deps)
     assert response == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import writer.handler
-from tests.support.events import FakeContext, envelope, location, sqs_record, status
+from tests.support.events import envelope, lambda_context, location, sqs_record, status
 from tests.support.writer import Stage
 from writer.handler import handle, lambda_handler
 from writer.observability import logger, metrics
@@ -25,7 +25,7 @@ def test_a_response_that_would_drop_a_failed_message_raises(stage: Stage, monkey
     monkeypatch.setattr(CoalescingBatchProcessor, "response", lambda self: {"batchItemFailures": []})
     # THEN the handler raises (Lambda fails the whole batch) rather than let SQS delete m-1
     with pytest.raises(InvalidResponse):
-        handle(event, FakeContext(timeout_s=1.0), stage.deps(deadline_margin_ms=5000))
+        handle(event, lambda_context(timeout_s=1.0), stage.deps(deadline_margin_ms=5000))
 
 
 def test_a_response_naming_a_message_that_is_done_raises(stage: Stage, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -33,7 +33,7 @@ def test_a_response_naming_a_message_that_is_done_raises(stage: Stage, monkeypat
     wrong = {"batchItemFailures": [{"itemIdentifier": "m-1"}, {"itemIdentifier": "not-in-batch"}]}
     monkeypatch.setattr(CoalescingBatchProcessor, "response", lambda self: wrong)
     with pytest.raises(InvalidResponse):
-        handle(event, FakeContext(), stage.deps())
+        handle(event, lambda_context(), stage.deps())
 
 
 def test_an_unexpected_error_in_a_write_fails_the_whole_batch(stage: Stage) -> None:
@@ -45,13 +45,13 @@ def test_an_unexpected_error_in_a_write_fails_the_whole_batch(stage: Stage) -> N
     deps.dynamodb.meta.events.register("before-call.dynamodb.PutItem", explode)
     event = {"Records": [sqs_record(status("c-1", AT), message_id="m-1")]}
     with pytest.raises(RuntimeError):
-        handle(event, FakeContext(), deps)
+        handle(event, lambda_context(), deps)
 
 
 @pytest.mark.parametrize("event", [{}, {"Records": None}, {"Records": "x"}])
 def test_an_event_that_is_not_from_sqs_raises(stage: Stage, event: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="not an SQS event"):
-        handle(event, FakeContext(), stage.deps())
+        handle(event, lambda_context(), stage.deps())
 
 
 @pytest.fixture
@@ -89,7 +89,7 @@ def test_lambda_handler_writes_and_emits_metrics_and_a_log_line_without_children
         ]
     }
     # WHEN Lambda calls the decorated entry point
-    response = lambda_handler(event, FakeContext())
+    response = lambda_handler(event, lambda_context())
     out = capsys.readouterr().out
     # THEN the batch is written and fully acknowledged
     assert response == {"batchItemFailures": []}
@@ -121,5 +121,5 @@ def test_lambda_handler_raises_when_the_response_check_fails(
     monkeypatch.setattr(CoalescingBatchProcessor, "response", lambda self: {"batchItemFailures": []})
     event = {"Records": [sqs_record(status("c-1", AT), message_id="m-1")]}
     with pytest.raises(InvalidResponse):
-        lambda_handler(event, FakeContext(timeout_s=1.0))
+        lambda_handler(event, lambda_context(timeout_s=1.0))
     assert lambda_env.items("c-1") == {}

@@ -23,10 +23,12 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.events import FakeContext, sqs_record
+from contract.envelope import encode_envelope
+from contract.keys import is_track, track_key
+from contract.updates import LocationUpdate, StatusUpdate, parse_update
+from tests.support.events import lambda_context, sqs_record
 from tests.support.fakes import FakeTime, on_fake_time
 from tests.support.writer import Stage
-from writer.contract import LocationUpdate, StatusUpdate, encode_envelope, parse_update
 from writer.handler import handle
 from writer.processor import WriterDeps
 
@@ -60,7 +62,7 @@ def expected_tracks(updates: Sequence[dict[str, Any]]) -> dict[tuple[str, str], 
     for raw in updates:
         update = parse_update(raw)
         if isinstance(update, LocationUpdate):
-            key = (update.child_id, f"LOC#{update.observed_at}")
+            key = (update.child_id, track_key(update.observed_at))
             points.setdefault(key, set()).add(update.revision)
     return points
 
@@ -78,7 +80,7 @@ def assert_table_matches(stage: Stage, updates: Sequence[dict[str, Any]]) -> Non
             assert item["status"]["S"] == update.status and item["reason"]["S"] == update.reason
         else:
             assert float(item["lat"]["N"]) == update.lat and float(item["lon"]["N"]) == update.lon
-    stored_tracks = {key: item for key, item in stored.items() if key[1].startswith("LOC#")}
+    stored_tracks = {key: item for key, item in stored.items() if is_track(key[1])}
     assert set(stored_tracks) == set(tracks)
     for key, item in stored_tracks.items():
         lat, lon = float(item["lat"]["N"]), float(item["lon"]["N"])
@@ -90,7 +92,7 @@ def assert_table_matches(stage: Stage, updates: Sequence[dict[str, Any]]) -> Non
 
 def _track_key(update: AnyUpdate) -> tuple[str, str] | None:
     if isinstance(update, LocationUpdate):
-        return (update.child_id, f"LOC#{update.observed_at}")
+        return (update.child_id, track_key(update.observed_at))
     return None
 
 
@@ -150,7 +152,7 @@ def deliver(stage: Stage, deps: WriterDeps, throttler: Throttler, batches: list[
         throttler.active = flaky
         records = [sqs_record(m.body, message_id=m.message_id) for m in messages]
         try:
-            response = handle({"Records": records}, FakeContext(), deps)
+            response = handle({"Records": records}, lambda_context(), deps)
         finally:
             throttler.active = False
         failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
@@ -274,7 +276,7 @@ def test_concurrent_invocations_on_overlapping_children_keep_the_newest(stage: S
         failed = 0
         for messages in batches[worker::4]:
             records = [sqs_record(m.body, message_id=m.message_id) for m in messages]
-            failed += len(handle({"Records": records}, FakeContext(), deps[worker])["batchItemFailures"])
+            failed += len(handle({"Records": records}, lambda_context(), deps[worker])["batchItemFailures"])
         return failed
 
     with ThreadPoolExecutor(max_workers=4) as pool_:

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from tests.support.events import FakeContext, envelope, location, sqs_record, status
+from contract.keys import is_track
+from tests.support.events import envelope, lambda_context, location, sqs_record, status
 from tests.support.fakes import FakeTime, on_fake_time
 from tests.support.writer import Stage
 from writer.handler import handle
@@ -129,17 +130,17 @@ def test_a_throttled_put_is_retried_with_backoff_and_written(stage: Stage, time:
     puts = Hooks(deps.dynamodb).on("PutItem", first_n(3, error("ProvisionedThroughputExceededException")))
     # WHEN one status is processed
     event = {"Records": [sqs_record(status("c-1", AT.format(1), "naughty"), message_id="m-1")]}
-    response = handle(event, FakeContext(), deps)
+    response = handle(event, lambda_context(), deps)
     # THEN it is written on the fourth attempt after three growing, jittered waits
     assert response == {"batchItemFailures": []}
     assert len(puts) == 4
     assert stage.items("c-1")["STATUS"]["status"] == {"S": "naughty"}
     assert len(time.backoffs) == 3
     for attempt, delay in enumerate(time.backoffs):
-        assert 0 <= delay <= min(deps.pacing.backoff_cap, deps.pacing.backoff_base * 2**attempt)
+        assert 0 <= delay <= min(deps.pacer.backoff_cap, deps.pacer.backoff_base * 2**attempt)
     # AND the throttles cut this execution's rate
-    assert deps.pacing.controller.fraction < 1.0
-    assert deps.pacing.bucket.rate < deps.pacing.share
+    assert deps.pacer.fraction < 1.0
+    assert deps.pacer.rate < deps.pacer.share
 
 
 @pytest.mark.parametrize("code", ["ThrottlingException", "RequestLimitExceeded"])
@@ -147,7 +148,7 @@ def test_every_throttling_code_is_retried(stage: Stage, time: FakeTime, code: st
     deps = on_fake_time(stage.deps(), time)
     Hooks(deps.dynamodb).on("PutItem", first_n(1, error(code)))
     event = {"Records": [sqs_record(status("c-1", AT.format(1)), message_id="m-1")]}
-    assert handle(event, FakeContext(), deps) == {"batchItemFailures": []}
+    assert handle(event, lambda_context(), deps) == {"batchItemFailures": []}
     assert "STATUS" in stage.items("c-1")
 
 
@@ -166,7 +167,7 @@ def test_throttling_until_the_deadline_hands_the_message_back(stage: Stage, time
         ]
     }
     # WHEN processed with 10 s left and the default 3 s margin
-    response = handle(event, FakeContext(timeout_s=10.0), deps)
+    response = handle(event, lambda_context(timeout_s=10.0), deps)
     # THEN the throttled message comes back to the queue and its neighbour is written
     assert failures(response) == {"m-1"}
     assert stage.items("c-1") == {}
@@ -182,7 +183,7 @@ def test_running_out_of_attempts_hands_the_message_back(stage: Stage, time: Fake
     deps = on_fake_time(stage.deps(max_attempts=3), time)
     puts = Hooks(deps.dynamodb).on("PutItem", lambda _: error("ProvisionedThroughputExceededException"))
     event = {"Records": [sqs_record(status("c-1", AT.format(1)), message_id="m-1")]}
-    assert failures(handle(event, FakeContext(), deps)) == {"m-1"}
+    assert failures(handle(event, lambda_context(), deps)) == {"m-1"}
     assert len(puts) == 3
     assert stage.dlq_messages() == []
 
@@ -191,10 +192,10 @@ def test_a_server_error_is_retried_without_cutting_the_rate(stage: Stage, time: 
     deps = on_fake_time(stage.deps(), time)
     puts = Hooks(deps.dynamodb).on("PutItem", first_n(2, error("InternalServerError", 500)))
     event = {"Records": [sqs_record(status("c-1", AT.format(1)), message_id="m-1")]}
-    assert handle(event, FakeContext(), deps) == {"batchItemFailures": []}
+    assert handle(event, lambda_context(), deps) == {"batchItemFailures": []}
     assert len(puts) == 3
     assert "STATUS" in stage.items("c-1")
-    assert deps.pacing.controller.fraction == 1.0
+    assert deps.pacer.fraction == 1.0
 
 
 def test_a_connection_error_is_retried(stage: Stage, time: FakeTime) -> None:
@@ -210,7 +211,7 @@ def test_a_connection_error_is_retried(stage: Stage, time: FakeTime) -> None:
 
     Hooks(deps.dynamodb).on("PutItem", drop_once)
     event = {"Records": [sqs_record(status("c-1", AT.format(1)), message_id="m-1")]}
-    assert handle(event, FakeContext(), deps) == {"batchItemFailures": []}
+    assert handle(event, lambda_context(), deps) == {"batchItemFailures": []}
     assert raised == 2 and "STATUS" in stage.items("c-1")
 
 
@@ -231,7 +232,7 @@ def test_an_update_dynamodb_rejects_is_dead_lettered_and_its_neighbours_are_writ
             sqs_record(envelope(status("c-2", AT.format(1)), status("c-3", AT.format(1))), message_id="m-2"),
         ]
     }
-    response = handle(event, FakeContext(), deps)
+    response = handle(event, lambda_context(), deps)
     # THEN the rejected update goes to the DLQ at once, with the reason (no retries: it cannot get better) ...
     assert failures(response) == set()
     assert len([p for p in puts if child_of(p) == "c-1"]) == 1
@@ -249,7 +250,7 @@ def test_an_unavailable_table_fails_the_messages_whole(stage: Stage, time: FakeT
     Hooks(deps.dynamodb).on("PutItem", lambda request: error("AccessDeniedException"))
     event = {"Records": [sqs_record(status("c-0", AT.format(1)), message_id="m-0")]}
     # THEN the message comes back (SQS redrive keeps it), nothing is deferred or dead-lettered by the writer
-    assert failures(handle(event, FakeContext(), deps)) == {"m-0"}
+    assert failures(handle(event, lambda_context(), deps)) == {"m-0"}
     assert stage.dlq_messages() == []
     assert stage.sqs.receive_message(QueueUrl=stage.queue_url).get("Messages", []) == []
 
@@ -267,7 +268,7 @@ def three_messages_of_track_points() -> dict[str, Any]:
 
 
 def tracks(stage: Stage, child: str) -> set[str]:
-    return {sk for sk in stage.items(child) if sk.startswith("LOC#")}
+    return {sk for sk in stage.items(child) if is_track(sk)}
 
 
 def test_unprocessed_items_alone_are_retried_and_written(stage: Stage, time: FakeTime) -> None:
@@ -275,7 +276,7 @@ def test_unprocessed_items_alone_are_retried_and_written(stage: Stage, time: Fak
     deps = on_fake_time(stage.deps(), time)
     calls = Hooks(deps.dynamodb).on("BatchWriteItem", leave_unprocessed(stage, lambda key: key[0] == "c-b", times=2))
     # WHEN three messages of track points are processed
-    response = handle(three_messages_of_track_points(), FakeContext(), deps)
+    response = handle(three_messages_of_track_points(), lambda_context(), deps)
     # THEN every point is written and every message is done
     assert response == {"batchItemFailures": []}
     assert all(len(tracks(stage, c)) == 10 for c in ("c-a", "c-b", "c-c"))
@@ -287,7 +288,7 @@ def test_unprocessed_items_alone_are_retried_and_written(stage: Stage, time: Fak
     assert len(retried) == 2 and all(keys == b_keys for keys in retried)  # only c-b's, until processed
     assert sum(len(keys) for keys in sent) == 30 + 2 * 10
     assert len(time.backoffs) >= 1
-    assert deps.pacing.controller.fraction < 1.0
+    assert deps.pacer.fraction < 1.0
 
 
 def test_items_unprocessed_until_the_deadline_fail_exactly_their_messages(stage: Stage, time: FakeTime) -> None:
@@ -295,7 +296,7 @@ def test_items_unprocessed_until_the_deadline_fail_exactly_their_messages(stage:
     deps = on_fake_time(stage.deps(max_attempts=10_000), time)
     Hooks(deps.dynamodb).on("BatchWriteItem", leave_unprocessed(stage, lambda key: key[0] == "c-b", times=10**9))
     # WHEN processed with a deadline
-    response = handle(three_messages_of_track_points(), FakeContext(timeout_s=8.0), deps)
+    response = handle(three_messages_of_track_points(), lambda_context(timeout_s=8.0), deps)
     # THEN only m-b comes back; the others' points are all written
     assert failures(response) == {"m-b"}
     assert tracks(stage, "c-b") == set()
@@ -317,7 +318,7 @@ def test_a_point_shared_by_two_messages_keeps_both_until_it_is_written(stage: St
     }
     # THEN m-2 (no progress) comes back whole; m-1 made progress, so its remainder (the shared fix) is
     # deferred as a new message rather than rewriting c-t on its next delivery; m-3 is done
-    assert failures(handle(event, FakeContext(), deps)) == {"m-2"}
+    assert failures(handle(event, lambda_context(), deps)) == {"m-2"}
     [deferred] = stage.sqs.receive_message(QueueUrl=stage.queue_url, MessageAttributeNames=["All"])["Messages"]
     assert json.loads(deferred["Body"])["updates"] == [{**shared, "observed_at": "2026-12-23T18:00:05.000000Z"}]
     assert deferred["MessageAttributes"]["nicelist-deferred-from"]["StringValue"] == "m-1"
@@ -327,7 +328,7 @@ def test_a_throttled_batch_write_is_retried_whole(stage: Stage, time: FakeTime) 
     deps = on_fake_time(stage.deps(), time)
     calls = Hooks(deps.dynamodb).on("BatchWriteItem", first_n(1, error("ProvisionedThroughputExceededException")))
     event = {"Records": [sqs_record(envelope(*[location("c-a", AT.format(s)) for s in range(5)]))]}
-    assert handle(event, FakeContext(), deps) == {"batchItemFailures": []}
+    assert handle(event, lambda_context(), deps) == {"batchItemFailures": []}
     assert len(calls) == 2 and batch_keys(calls[0]) == batch_keys(calls[1])
     assert len(tracks(stage, "c-a")) == 5
 
@@ -336,7 +337,7 @@ def test_a_server_error_on_batch_write_is_retried(stage: Stage, time: FakeTime) 
     deps = on_fake_time(stage.deps(), time)
     calls = Hooks(deps.dynamodb).on("BatchWriteItem", first_n(2, error("InternalServerError", 500)))
     event = {"Records": [sqs_record(envelope(*[location("c-a", AT.format(s)) for s in range(3)]))]}
-    assert handle(event, FakeContext(), deps) == {"batchItemFailures": []}
+    assert handle(event, lambda_context(), deps) == {"batchItemFailures": []}
     assert len(calls) == 3 and len(tracks(stage, "c-a")) == 3
 
 
@@ -349,7 +350,7 @@ def test_one_item_dynamodb_rejects_in_a_batch_write_is_isolated_and_dead_lettere
         return error("ValidationException") if bad in batch_keys(request) else None
 
     Hooks(deps.dynamodb).on("BatchWriteItem", reject_the_bad_point)
-    response = handle(three_messages_of_track_points(), FakeContext(), deps)
+    response = handle(three_messages_of_track_points(), lambda_context(), deps)
     # THEN the batch is split to find it: only that point is dead-lettered, every other one is written
     assert failures(response) == set()
     assert len(tracks(stage, "c-a")) == len(tracks(stage, "c-b")) == 10
@@ -373,7 +374,7 @@ def test_a_rejected_update_does_not_take_the_older_update_coalesced_with_it_to_t
 
     Hooks(deps.dynamodb).on("PutItem", reject_the_newer)
     event = {"Records": [sqs_record(good, message_id="m-good"), sqs_record(bad, message_id="m-bad")]}
-    response = handle(event, FakeContext(), deps)
+    response = handle(event, lambda_context(), deps)
     # THEN only the rejected update is dead-lettered; the older one was not written, so its message
     # comes back (no progress) and will be written on its own next time
     [dead] = stage.dlq_messages()
@@ -394,10 +395,10 @@ def test_a_write_that_fails_for_good_reaches_the_dlq_after_a_few_last_chance_def
         return {"Records": [sqs_record(body, message_id="m-1", receive_count=4, attributes=attributes)]}
 
     # THEN it is deferred (throttling alone must not dead-letter it) while it has stalled fewer than 3 times
-    assert failures(handle(last_delivery(0), FakeContext(), deps)) == set()
-    assert failures(handle(last_delivery(2), FakeContext(), deps)) == set()
+    assert failures(handle(last_delivery(0), lambda_context(), deps)) == set()
+    assert failures(handle(last_delivery(2), lambda_context(), deps)) == set()
     # AND after that it fails, so SQS redrive takes it to the DLQ instead of cycling forever
-    assert failures(handle(last_delivery(3), FakeContext(), deps)) == {"m-1"}
+    assert failures(handle(last_delivery(3), lambda_context(), deps)) == {"m-1"}
     stalled = [
         m["MessageAttributes"]["nicelist-stalled"]["StringValue"]
         for m in stage.sqs.receive_message(

@@ -1,4 +1,8 @@
-"""Build SQS events the way Lambda's event source mapping delivers them (a test client, as Chalice has)."""
+"""Build SQS events the way Lambda's event source mapping delivers them (a test client, as Chalice has).
+
+The shapes come from the local stack's own builders (``nicelist.local.events``, ``nicelist.local.context``),
+so a handler is tested with exactly what the local runtime hands it.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,11 @@ import hashlib
 import json
 import time
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
+
+from nicelist.local.context import LambdaContext
+from nicelist.local.events import sqs_record as lambda_record
 
 QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:nicelist-test-updates"
 
@@ -21,25 +28,22 @@ def sqs_record(
     """``attributes``: message attributes as name -> string value, delivered in Lambda's shape."""
     text = body if isinstance(body, str) else json.dumps(body)
     now = str(int(time.time() * 1000))
-    return {
-        "messageId": message_id or str(uuid.uuid4()),
-        "receiptHandle": uuid.uuid4().hex,
-        "body": text,
-        "attributes": {
+    message = {  # what ReceiveMessage returns
+        "MessageId": message_id or str(uuid.uuid4()),
+        "ReceiptHandle": uuid.uuid4().hex,
+        "Body": text,
+        "MD5OfBody": hashlib.md5(text.encode()).hexdigest(),  # SQS's own checksum, not security
+        "Attributes": {
             "ApproximateReceiveCount": str(receive_count),
             "SentTimestamp": now,
             "SenderId": "AIDAEXAMPLE",
             "ApproximateFirstReceiveTimestamp": now,
         },
-        "messageAttributes": {
-            name: {"stringValue": value, "stringListValues": [], "binaryListValues": [], "dataType": "String"}
-            for name, value in (attributes or {}).items()
+        "MessageAttributes": {
+            name: {"StringValue": value, "DataType": "String"} for name, value in (attributes or {}).items()
         },
-        "md5OfBody": hashlib.md5(text.encode()).hexdigest(),  # SQS's own checksum, not security
-        "eventSource": "aws:sqs",
-        "eventSourceARN": QUEUE_ARN,
-        "awsRegion": "us-east-1",
     }
+    return dict(lambda_record(message, QUEUE_ARN, "us-east-1"))
 
 
 def sqs_event(*bodies: str | dict[str, Any] | list[Any]) -> dict[str, Any]:
@@ -58,19 +62,8 @@ def location(child: str, at: str, lat: float = 51.5, lon: float = -0.12, **extra
     return {"kind": "location", "child_id": child, "lat": lat, "lon": lon, "observed_at": at, **extra}
 
 
-@dataclass
-class FakeContext:
-    """A LambdaContext with a real deadline measured on the wall clock."""
-
-    timeout_s: float = 30.0
-    function_name: str = "nicelist-test-writer"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 256
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:nicelist-test-writer"
-    log_group_name: str = "/aws/lambda/nicelist-test-writer"
-    log_stream_name: str = "test"
-    started: float = field(default_factory=time.monotonic)
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.started + self.timeout_s - time.monotonic()) * 1000))
+def lambda_context(timeout_s: float = 30.0, clock_ms: Callable[[], int] | None = None) -> LambdaContext:
+    """A LambdaContext whose deadline is ``timeout_s`` from now (on ``clock_ms``, the wall clock by default)."""
+    if clock_ms is None:
+        return LambdaContext.starting_now("nicelist-test-writer", timeout_s)
+    return LambdaContext.starting_now("nicelist-test-writer", timeout_s, clock_ms=clock_ms)

@@ -6,8 +6,8 @@ import dataclasses
 import random
 import threading
 
+from writer.pacing import Pacer
 from writer.processor import WriterDeps
-from writer.ratelimit import AimdController, TokenBucket
 
 
 class FakeClock:
@@ -48,16 +48,16 @@ class FakeTime:
 
 
 def on_fake_time(deps: WriterDeps, time: FakeTime, max_attempts: int | None = None) -> WriterDeps:
-    """The same deps with bucket, controller, backoff and deadline on ``time``."""
-    pacing = deps.pacing
-    share = pacing.share
-    fake = dataclasses.replace(
-        pacing,
-        bucket=TokenBucket(rate=share, burst=0.0, clock=time.clock, sleep=time.budget_sleep),
-        controller=AimdController(clock=time.clock),
+    """The same deps with a pacer (bucket, controller, backoff) and the deadline on ``time``."""
+    settings = deps.settings
+    if max_attempts is not None:
+        settings = settings.model_copy(update={"max_attempts": max_attempts})
+    pacer = Pacer(
+        deps.pacer.budget,
         clock=time.clock,
         sleep=time.sleep,
+        budget_sleep=time.budget_sleep,
         rng=random.Random(7),
-        max_attempts=max_attempts or pacing.max_attempts,
+        burst_seconds=settings.write_burst_seconds,
     )
-    return dataclasses.replace(deps, pacing=fake)
+    return dataclasses.replace(deps, settings=settings, pacer=pacer)

@@ -11,6 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from contract.keys import ATTRIBUTE_DEFINITIONS, KEY_SCHEMA
 from writer.handler import build_deps
 from writer.processor import WriterDeps
 from writer.settings import WriterSettings
@@ -54,14 +55,8 @@ def create_stage(session: boto3.Session, stage: str = "test") -> Stage:
     table = f"nicelist-{stage}"
     dynamodb.create_table(
         TableName=table,
-        AttributeDefinitions=[
-            {"AttributeName": "child_id", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "child_id", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
+        AttributeDefinitions=ATTRIBUTE_DEFINITIONS,
+        KeySchema=KEY_SCHEMA,
         BillingMode="PAY_PER_REQUEST",
     )
     dlq_url = sqs.create_queue(QueueName=f"nicelist-{stage}-updates-dlq")["QueueUrl"]

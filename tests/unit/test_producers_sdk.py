@@ -12,11 +12,12 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 import producers
+from contract.envelope import encode_envelope
+from contract.updates import InvalidUpdate, encode_update, parse_body
 from producers import Producer, RetryPolicy, SendFailed, SqsTransport, Timing, send_packed
 from producers.packing import SQS_BATCH_BYTES, batches, pack, to_item
 from producers.settings import ProducerSettings
 from tests.support.fakes import FakeClock
-from writer.contract import InvalidUpdate, encode_envelope, encode_update, parse_body
 
 QUEUE_URL = "https://sqs.eu-west-1.amazonaws.com/123456789012/nicelist-test-updates"
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 
 import producers.synthetic
+from contract.updates import InvalidUpdate, parse_update
 from producers.synthetic import generate, inject_invalid
-from writer.contract import InvalidUpdate, parse_update
 
 
 def test_same_seed_same_updates_different_seed_different() -> None:

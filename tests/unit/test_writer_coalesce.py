@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from contract.updates import LocationUpdate, StatusUpdate, parse_update
 from writer.coalesce import Tagged, plan
-from writer.contract import LocationUpdate, StatusUpdate, parse_update
 from writer.items import item_size, state_item, track_item, write_units
 
 WRITTEN_AT = "2026-12-23T18:30:00.000000Z"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from writer.contract import parse_update
+from contract.updates import parse_update
 from writer.defer import MAX_BODY_BYTES, Delivery, _envelopes, remainder, should_defer
 from writer.table import Outcome
 
@@ -46,8 +46,16 @@ def test_when_to_defer(left: list[object], receive_count: int, expected: bool) -
 
 
 def test_a_large_remainder_is_split_into_envelopes_sqs_accepts() -> None:
-    update = {"kind": "status", "child_id": "c-1", "status": "nice", "observed_at": "x", "reason": "r" * 280}
+    update = parse_update(
+        {
+            "kind": "status",
+            "child_id": "c-1",
+            "status": "nice",
+            "observed_at": "2026-12-23T18:00:00Z",
+            "reason": "é" * 280,
+        }
+    )
     bodies = _envelopes([update] * 5000)
     assert len(bodies) > 1
-    assert all(len(body) <= MAX_BODY_BYTES + 100 for body in bodies)
+    assert all(len(body.encode()) <= MAX_BODY_BYTES for body in bodies)
     assert sum(len(json.loads(body)["updates"]) for body in bodies) == 5000

@@ -1,4 +1,4 @@
-"""zappa_settings.json avoids every zappa trap listed in DESIGN.md ("Known traps").
+"""zappa_settings.json avoids every zappa trap listed in docs/design.md ("Known traps").
 
 Each check is a line in ``trap_violations``; the last test feeds it zappa's own defaults to
 prove that every check can fail."""
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from nicelist.names import StageNames
+from contract.names import StageNames
 from nicelist.provision import ProvisionOptions
 
 SETTINGS = json.loads((Path(__file__).parents[2] / "zappa_settings.json").read_text())

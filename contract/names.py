@@ -1,8 +1,9 @@
-"""Resource names per stage (DESIGN.md, contract 4). Tools and alarms find resources by these names."""
+"""Resource names per stage (docs/design.md, "Resources per stage"). Tools and alarms find resources by them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,3 +56,24 @@ class StageNames:
     @property
     def api_function(self) -> str:
         return f"nicelist-{self.stage}-api"
+
+
+def queue_url(sqs: Any, name: str) -> str:
+    """The URL of the queue called ``name`` (one ``GetQueueUrl`` call); SQS's errors pass through."""
+    return str(sqs.get_queue_url(QueueName=name)["QueueUrl"])
+
+
+class LazyQueueUrl:
+    """A queue's URL, given or looked up by name on first use and then kept (one lookup per process)."""
+
+    def __init__(self, sqs: Any, url: str = "", name: str = "") -> None:
+        if not url and not name:
+            raise ValueError("need the queue's URL or name")
+        self._sqs = sqs
+        self._url = url
+        self._name = name
+
+    def __call__(self) -> str:
+        if not self._url:
+            self._url = queue_url(self._sqs, self._name)
+        return self._url

@@ -20,13 +20,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from contract.updates import InvalidUpdate
 from nicelist.options import AwsTarget, aws_options
 from producers.exceptions import SendFailed
 from producers.packing import Item, to_item
 from producers.sdk import Producer
 from producers.settings import ProducerSettings
 from producers.synthetic import generate
-from writer.contract import InvalidUpdate
 
 _NUMBERS = ("lat", "lon", "accuracy_m")
 

@@ -1,4 +1,4 @@
-"""The message contract shared by producers and the writer (DESIGN.md, contracts 1 and 2).
+"""The update contract shared by producers and the writer (docs/design.md, "An update").
 
 Every limit lives in these models, so the API, the SDK and the writer reject the same
 inputs with the same messages. This module depends on pydantic only: the writer Lambda
@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -25,9 +25,8 @@ from pydantic import (
     ValidationError,
 )
 
-ENVELOPE_VERSION = 1
-MAX_SQS_MESSAGE_BYTES = 1024 * 1024
-DEFAULT_ENVELOPE_BYTES = 256 * 1024
+from contract.envelope import ENVELOPE_VERSION
+from contract.keys import LOCATION, STATUS, Key, track_key
 
 ChildId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$", strict=True)]
 
@@ -112,7 +111,7 @@ class StatusUpdate(_UpdateBase):
 
     @property
     def aspect(self) -> str:
-        return "STATUS"
+        return STATUS
 
 
 class LocationUpdate(_UpdateBase):
@@ -125,7 +124,15 @@ class LocationUpdate(_UpdateBase):
 
     @property
     def aspect(self) -> str:
-        return "LOCATION"
+        return LOCATION
+
+
+def table_keys(update: StatusUpdate | LocationUpdate) -> list[Key]:
+    """The table keys one update is written under: its register, and its track point for a fix."""
+    keys = [(update.child_id, update.aspect)]
+    if isinstance(update, LocationUpdate):
+        keys.append((update.child_id, track_key(update.observed_at)))
+    return keys
 
 
 Update = Annotated[StatusUpdate | LocationUpdate, Field(discriminator="kind")]
@@ -262,8 +269,3 @@ def _parse_envelope(data: dict[str, Any]) -> ParsedBody:
 def encode_update(update: StatusUpdate | LocationUpdate) -> dict[str, Any]:
     """The JSON form of a validated update (normalized timestamp, no nulls)."""
     return update.model_dump(mode="json", exclude_none=True)
-
-
-def encode_envelope(updates: Iterable[dict[str, Any]]) -> str:
-    """One envelope body from already-encoded updates, compact."""
-    return json.dumps({"v": ENVELOPE_VERSION, "updates": list(updates)}, separators=(",", ":"))

@@ -1,4 +1,4 @@
-"""The update and message contract (DESIGN.md, contracts 1 and 2): every limit, and the tie rule."""
+"""The update and message contract (docs/design.md, "An update" and "An SQS message"): every limit, and the tie rule."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from writer.contract import (
+from contract.updates import (
     InvalidBody,
     InvalidUpdate,
     LocationUpdate,

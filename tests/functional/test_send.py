@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 from moto import mock_aws
 
+from contract.updates import parse_body
 from nicelist.cli import main
-from writer.contract import parse_body
 
 
 @pytest.fixture

@@ -1,0 +1,39 @@
+"""The table's key scheme (docs/design.md, "The table"): one partition per child, one item per aspect.
+
+``STATUS`` and ``LOCATION`` are each a last-writer-wins register keyed by ``observed_at``; every GPS
+fix is also a track point under ``LOC#<observed_at>``. Writers, readers, provisioning and the
+tests all build keys here, so the scheme has one home.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PARTITION_KEY = "child_id"
+SORT_KEY = "sk"
+STATUS = "STATUS"
+LOCATION = "LOCATION"
+TRACK_PREFIX = "LOC#"
+# TTL attribute of track points (epoch seconds).
+EXPIRES_AT = "expires_at"
+
+# What ``CreateTable`` takes: both keys are strings.
+KEY_SCHEMA: list[dict[str, Any]] = [
+    {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
+    {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
+]
+ATTRIBUTE_DEFINITIONS: list[dict[str, Any]] = [
+    {"AttributeName": PARTITION_KEY, "AttributeType": "S"},
+    {"AttributeName": SORT_KEY, "AttributeType": "S"},
+]
+
+Key = tuple[str, str]
+
+
+def track_key(observed_at: str) -> str:
+    """The sort key of one track point: ``LOC#`` and the normalized ``observed_at``."""
+    return f"{TRACK_PREFIX}{observed_at}"
+
+
+def is_track(sort_key: str) -> bool:
+    return sort_key.startswith(TRACK_PREFIX)

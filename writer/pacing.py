@@ -1,0 +1,122 @@
+"""Pacing: the one object that decides when this execution may write, and how fast.
+
+The table-wide budget ``W`` (WCU/s) is shared by ``C`` concurrent executions, both read from SSM
+(``writer.budget``). ``Pacer`` is the only place the share ``W / C`` is computed (``share_of``),
+refreshed, spent (``take``), refunded (``refund``) and cut on a throttle (``on_throttle``): like
+botocore's ``ClientRateLimiter`` (``retries/adaptive.py``), it owns its token bucket and its AIMD
+controller, and nobody else sets the bucket's rate. ``writer.table`` only turns a request into an
+outcome and asks the pacer before each attempt.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Protocol
+
+from writer.ratelimit import AimdController, Clock, DeadlineReached, Sleep, TokenBucket
+
+# A gentle cut (botocore adaptive's beta) and a fast climb back: the ceiling W is known and most
+# throttles are one request too many, not a collapsed table; repeated throttles still compound
+# (0.9^n, at most one cut a second).
+AIMD_DECREASE = 0.9
+AIMD_INCREASE_PER_SECOND = 0.3
+
+
+class BudgetSource(Protocol):
+    """Where ``W`` and ``C`` come from (``writer.budget.BudgetParameters``: SSM with fallbacks)."""
+
+    def table_rate(self) -> float: ...
+
+    def executions(self) -> int: ...
+
+    def last_known(self) -> tuple[float, int]: ...
+
+
+def share_of(table_rate: float, executions: int) -> float:
+    """This execution's WCU/s: the table-wide budget divided by the executions that share it."""
+    return table_rate / executions
+
+
+class Pacer:
+    """This execution's share of the budget, spent through a token bucket and scaled by AIMD.
+
+    ``burst_seconds`` of the share may be banked while idle, so the poller's gap between two
+    invocations is not budget lost for good. Units the table refused (throttled) are refunded:
+    the budget pays for what the table took, not for attempts. Time, sleep and randomness are
+    injected; ``budget_sleep`` (default ``sleep``) waits for budget, ``sleep`` for backoff.
+    """
+
+    def __init__(
+        self,
+        budget: BudgetSource,
+        *,
+        clock: Clock,
+        sleep: Sleep,
+        rng: random.Random,
+        burst_seconds: float = 0.0,
+        budget_sleep: Sleep | None = None,
+        controller: AimdController | None = None,
+        backoff_base: float = 0.05,
+        backoff_cap: float = 2.0,
+    ) -> None:
+        self.budget = budget
+        self.clock = clock
+        self._sleep = sleep
+        self._rng = rng
+        self._burst_seconds = burst_seconds
+        self._controller = controller or AimdController(
+            clock=clock, decrease=AIMD_DECREASE, increase_per_second=AIMD_INCREASE_PER_SECOND
+        )
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self._share = share_of(*budget.last_known())
+        self._bucket = TokenBucket(
+            rate=self._share, burst=self._share * burst_seconds, clock=clock, sleep=budget_sleep or sleep
+        )
+
+    @property
+    def share(self) -> float:
+        """This execution's WCU/s as last refreshed (before any AIMD cut)."""
+        return self._share
+
+    @property
+    def fraction(self) -> float:
+        """The AIMD fraction of the share currently spent (1.0 when nothing throttles)."""
+        return self._controller.fraction
+
+    @property
+    def rate(self) -> float:
+        """The rate the bucket last ran at: share x fraction."""
+        return self._bucket.rate
+
+    def refresh(self) -> float:
+        """Re-read ``W`` and ``C`` (cached by the source) and return the new share; once per batch."""
+        self._share = share_of(self.budget.table_rate(), self.budget.executions())
+        return self._share
+
+    def take(self, units: float, deadline: float) -> float | None:
+        """Spend ``units`` at the current rate, waiting as needed: the seconds waited, or None (nothing
+        taken) when the wait would end after ``deadline`` (a value of ``clock``)."""
+        self._bucket.set_rate(self._share * self._controller.fraction, burst=self._share * self._burst_seconds)
+        try:
+            return self._bucket.acquire(units, deadline)
+        except DeadlineReached:
+            return None
+
+    def refund(self, units: float) -> None:
+        """Give back units the table refused (a throttled request consumes nothing)."""
+        if units:
+            self._bucket.refund(units)
+
+    def on_throttle(self) -> None:
+        """The table throttled: cut the rate (AIMD)."""
+        self._controller.on_throttle()
+
+    def back_off(self, attempt: int, deadline: float) -> bool:
+        """Full-jitter exponential backoff after failed ``attempt``; False (no wait) if it would pass
+        ``deadline``."""
+        delay = self._rng.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
+        if self.clock() + delay > deadline:
+            return False
+        self._sleep(delay)
+        return True
