@@ -1,7 +1,9 @@
 """The table's key scheme (docs/design.md, "The table"): one partition per child, one item per aspect.
 
 ``STATUS`` and ``LOCATION`` are each a last-writer-wins register keyed by ``observed_at``; every GPS
-fix is also a track point under ``LOC#<observed_at>``. Writers, readers, provisioning and the
+fix is also a track point under ``LOC#<revision>``, that is ``LOC#<observed_at>#<digest>``: the digest
+keeps two different fixes observed at the same instant apart, so the track is the same in every
+delivery order (both are kept), and sort-key order is still time order. Writers, readers, provisioning and the
 tests all build keys here, so the scheme has one home.
 """
 
@@ -30,9 +32,9 @@ ATTRIBUTE_DEFINITIONS: list[dict[str, Any]] = [
 Key = tuple[str, str]
 
 
-def track_key(observed_at: str) -> str:
-    """The sort key of one track point: ``LOC#`` and the normalized ``observed_at``."""
-    return f"{TRACK_PREFIX}{observed_at}"
+def track_key(revision: str) -> str:
+    """The sort key of one track point: ``LOC#`` and the fix's revision (``observed_at#digest``)."""
+    return f"{TRACK_PREFIX}{revision}"
 
 
 def is_track(sort_key: str) -> bool:

@@ -131,7 +131,7 @@ def table_keys(update: StatusUpdate | LocationUpdate) -> list[Key]:
     """The table keys one update is written under: its register, and its track point for a fix."""
     keys = [(update.child_id, update.aspect)]
     if isinstance(update, LocationUpdate):
-        keys.append((update.child_id, track_key(update.observed_at)))
+        keys.append((update.child_id, track_key(update.revision)))
     return keys
 
 

@@ -69,7 +69,7 @@ def plan(updates: Iterable[Tagged]) -> WritePlan:
         _offer(state, (update.child_id, update.aspect), tagged)
         if isinstance(update, LocationUpdate):
             locations += 1
-            _offer(track, (update.child_id, track_key(update.observed_at)), tagged)
+            _offer(track, (update.child_id, track_key(update.revision)), tagged)
     return WritePlan(list(state.values()), list(track.values()), received, locations)
 
 

@@ -39,11 +39,11 @@ def state_item(update: AnyUpdate, written_at: str) -> Item:
 
 
 def track_item(update: LocationUpdate, written_at: str, retention_days: int) -> Item:
-    """One track point, ``LOC#<observed_at>``; it expires ``retention_days`` after it was observed."""
+    """One track point, ``LOC#<observed_at>#<digest>``; it expires ``retention_days`` after it was observed."""
     observed = datetime.fromisoformat(update.observed_at)
     return {
         PARTITION_KEY: {"S": update.child_id},
-        SORT_KEY: {"S": track_key(update.observed_at)},
+        SORT_KEY: {"S": track_key(update.revision)},
         "observed_at": {"S": update.observed_at},
         "written_at": {"S": written_at},
         EXPIRES_AT: _n(int(observed.timestamp()) + retention_days * 86_400),

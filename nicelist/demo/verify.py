@@ -30,7 +30,7 @@ class Expected:
         if current is None or update.revision > current.revision:
             self.registers[key] = update
         if isinstance(update, LocationUpdate):
-            self.track_points.add((update.child_id, track_key(update.observed_at)))
+            self.track_points.add((update.child_id, track_key(update.revision)))
 
     def extend(self, updates: Iterable[AnyUpdate]) -> None:
         for update in updates:

@@ -56,14 +56,13 @@ def expected_state(updates: Sequence[dict[str, Any]]) -> dict[tuple[str, str], A
     return newest
 
 
-def expected_tracks(updates: Sequence[dict[str, Any]]) -> dict[tuple[str, str], set[str]]:
-    """Every distinct track point, and the revisions that may fill it (several on a tie)."""
-    points: dict[tuple[str, str], set[str]] = {}
+def expected_tracks(updates: Sequence[dict[str, Any]]) -> dict[tuple[str, str], LocationUpdate]:
+    """Every distinct fix is its own track point, ties on ``observed_at`` included: exactly one fix per key."""
+    points: dict[tuple[str, str], LocationUpdate] = {}
     for raw in updates:
         update = parse_update(raw)
         if isinstance(update, LocationUpdate):
-            key = (update.child_id, track_key(update.observed_at))
-            points.setdefault(key, set()).add(update.revision)
+            points[(update.child_id, track_key(update.revision))] = update
     return points
 
 
@@ -83,17 +82,10 @@ def assert_table_matches(stage: Stage, updates: Sequence[dict[str, Any]]) -> Non
     stored_tracks = {key: item for key, item in stored.items() if is_track(key[1])}
     assert set(stored_tracks) == set(tracks)
     for key, item in stored_tracks.items():
-        lat, lon = float(item["lat"]["N"]), float(item["lon"]["N"])
-        fixes = [u for u in map(parse_update, updates) if isinstance(u, LocationUpdate)]
-        candidates = {(u.lat, u.lon) for u in fixes if _track_key(u) == key}
-        assert (lat, lon) in candidates
+        fix = tracks[key]
+        assert (float(item["lat"]["N"]), float(item["lon"]["N"])) == (fix.lat, fix.lon), f"{key}: another fix"
+        assert item["observed_at"]["S"] == fix.observed_at
     assert set(stored) == set(state) | set(tracks)
-
-
-def _track_key(update: AnyUpdate) -> tuple[str, str] | None:
-    if isinstance(update, LocationUpdate):
-        return (update.child_id, track_key(update.observed_at))
-    return None
 
 
 # --- delivery: messages, batches, failures ----------------------------------------------------

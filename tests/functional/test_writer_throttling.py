@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from contract.keys import is_track
+from contract.keys import is_track, track_key
+from contract.updates import parse_update
 from tests.support.events import envelope, lambda_context, location, sqs_record, status
 from tests.support.fakes import FakeTime, on_fake_time
 from tests.support.writer import Stage
@@ -344,7 +345,7 @@ def test_a_server_error_on_batch_write_is_retried(stage: Stage, time: FakeTime) 
 def test_one_item_dynamodb_rejects_in_a_batch_write_is_isolated_and_dead_lettered(stage: Stage, time: FakeTime) -> None:
     # GIVEN 30 track points (chunks of 25 and 5) and DynamoDB rejecting any batch holding one bad point
     deps = on_fake_time(stage.deps(), time)
-    bad = ("c-c", "LOC#2026-12-23T18:00:07.000000Z")
+    bad = ("c-c", track_key(parse_update(location("c-c", AT.format(7), lat=7.0)).revision))
 
     def reject_the_bad_point(request: dict[str, Any]) -> Answer:
         return error("ValidationException") if bad in batch_keys(request) else None

@@ -75,11 +75,18 @@ def test_every_distinct_track_point_is_written_once() -> None:
     work = plan(updates)
     tracks = {w.key: w for w in work.track}
     assert set(tracks) == {
-        ("a", "LOC#2026-12-23T18:00:01.000000Z"),
-        ("a", "LOC#2026-12-23T18:00:02.000000Z"),
-        ("b", "LOC#2026-12-23T18:00:01.000000Z"),
+        ("a", f"LOC#{loc('a', 1).revision}"),
+        ("a", f"LOC#{loc('a', 2).revision}"),
+        ("b", f"LOC#{loc('b', 1).revision}"),
     }
-    assert tracks[("a", "LOC#2026-12-23T18:00:01.000000Z")].message_ids == {"m1", "m2"}
+    assert tracks[("a", f"LOC#{loc('a', 1).revision}")].message_ids == {"m1", "m2"}
+
+
+def test_two_different_fixes_at_one_instant_are_both_kept_in_the_track() -> None:
+    here, there = loc("a", 1, lat=1.0), loc("a", 1, lat=2.0)
+    for order in ([here, there], [there, here]):
+        work = plan(Tagged(u, f"m{i}") for i, u in enumerate(order))
+        assert {w.update for w in work.track} == {here, there}
 
 
 def test_writes_saved_counts_against_one_write_per_update_and_per_fix() -> None:
@@ -115,7 +122,8 @@ def test_state_items_carry_the_revision_and_no_empty_optionals() -> None:
 
 def test_track_items_expire_retention_days_after_the_observation() -> None:
     item = track_item(loc("a", 1), WRITTEN_AT, retention_days=30)
-    assert item["sk"] == {"S": "LOC#2026-12-23T18:00:01.000000Z"}
+    assert item["sk"]["S"].startswith("LOC#2026-12-23T18:00:01.000000Z#")
+    assert item["sk"] == {"S": f"LOC#{loc('a', 1).revision}"}
     observed = datetime(2026, 12, 23, 18, 0, 1, tzinfo=UTC).timestamp()
     assert int(item["expires_at"]["N"]) == int(observed) + 30 * 86_400
 

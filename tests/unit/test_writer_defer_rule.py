@@ -14,7 +14,7 @@ STATUS = parse_update({"kind": "status", "child_id": "c-1", "status": "nice", "o
 FIX = parse_update(
     {"kind": "location", "child_id": "c-1", "lat": 1.0, "lon": 2.0, "observed_at": "2026-12-23T18:00:01Z"}
 )
-TRACK = ("c-1", "LOC#2026-12-23T18:00:01.000000Z")
+TRACK = ("c-1", f"LOC#{FIX.revision}")
 
 
 def delivery(receive_count: int = 1) -> Delivery:
