@@ -130,7 +130,7 @@ class CoalescingBatchProcessor:
             message_id = record.message_id
             arrived = delivery(record, [])
             self._receipts[message_id] = (record.receipt_handle, arrived.receive_count)
-            parsed = read_body(record.body)
+            parsed = read_body(record.body, **self._limits())
             if isinstance(parsed, Unreadable):
                 self.report.invalid_messages += 1
                 logger.warning("invalid message dead-lettered", message_id=message_id, reason=parsed.reason)
@@ -272,6 +272,11 @@ class CoalescingBatchProcessor:
             returns.append(Return(message_id, handle, seconds))
         if returns and self._has_time():
             self.deps.returns.back_off(returns)
+
+    def _limits(self) -> dict[str, Any]:
+        """The contract's optional bounds this deployment sets (none by default)."""
+        bound = self.deps.settings.max_future_seconds
+        return {} if bound is None else {"max_future_seconds": bound}
 
     def _has_time(self) -> bool:
         """Whether one more SQS call fits before the Lambda timeout (its timeouts are bounded to fit)."""

@@ -35,6 +35,9 @@ class WriterSettings(BaseSettings):
     # invocations is not budget lost for good. DynamoDB's own burst credit absorbs it.
     write_burst_seconds: float = Field(default=0.2, ge=0, le=5)
     track_retention_days: int = Field(default=30, ge=1)
+    # How far ahead of now an observed_at may be (seconds); None: no bound (replays of a future date work).
+    # The deployed stages set it (zappa_settings.json), the same variable as the API's.
+    max_future_seconds: float | None = Field(default=None, gt=0)
     # Stop spending budget this long before the Lambda deadline and hand the rest back: room for a
     # DynamoDB request in flight and the SQS calls after the writes (deferrals, dead letters, backoffs).
     deadline_margin_ms: int = Field(default=4000, ge=0)
