@@ -43,7 +43,7 @@ class MeterReader:
         self._http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(5))
 
     def table_stats(self, last_seconds: int = 3600) -> dict[str, Any]:
-        response = self._http.request("GET", self._url, fields={"last_seconds": str(last_seconds)})
+        response = self._http.request("GET", self._url, fields={"seconds": str(last_seconds)})
         stats = json.loads(response.data)
         tables: dict[str, Any] = stats.get("tables", {})
         return dict(tables.get(self._table, {}))
