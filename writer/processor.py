@@ -71,6 +71,7 @@ class BatchReport:
     not_written: int = 0
     writes_saved: int = 0
     failed_messages: int = 0
+    returned_updates: int = 0  # valid updates of the messages handed back to SQS
     permanent_errors: int = 0
     rejected_writes: int = 0
     deferred_messages: int = 0
@@ -113,6 +114,7 @@ class CoalescingBatchProcessor:
             if not self._settle(message, outcomes):
                 failed.add(message.message_id)
         self.report.failed_messages = len(failed)
+        self.report.returned_updates = sum(len(d.updates) for d in deliveries if d.message_id in failed)
         self._back_off(failed)
         return failed
 

@@ -119,9 +119,10 @@ def demo(
                 reports.append(run_direct(stack, options, f"nicelist-{DIRECT_STAGE}"))
             if not direct:
                 report, run, monitor = run_buffered(stack, options)
-                depth = {s.second: s.queued for s in monitor.timeline.snapshot()}
+                samples = monitor.timeline.snapshot()
                 reports.append((report, run))
-                report.series["queue"] = [depth]
+                report.series["queue"] = [{s.second: s.queued for s in samples}]
+                report.series["backlog"] = [{s.second: s.backlog_updates for s in samples}]
     except StartupError as error:
         raise click.ClickException(str(error)) from None
     path = chart or chart_path(config.run_dir, "compare" if compare else ("direct" if direct else "demo"))
@@ -144,7 +145,8 @@ def _chart(reports: list[tuple[DemoReport, Run]], path: Path, capacity: float) -
     for report, run in reports:
         start = int(run.started)
         depth = report.series.get("queue", [{}])[0]
-        data = series_for_chart(start, start + length, run.counts.per_second, report.series["meter"], depth)
+        backlog = report.series.get("backlog", [{}])[0]
+        data = series_for_chart(start, start + length, run.counts.per_second, report.series["meter"], depth, backlog)
         title = (
             f"{report.mode}: {report.accepted:,} accepted, {report.lost:,} lost, "
             f"peak {report.rates.peak_units_per_second} WCU/s"
