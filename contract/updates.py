@@ -25,6 +25,7 @@ from pydantic import (
     ValidationError,
 )
 
+from contract import jsonio
 from contract.envelope import ENVELOPE_VERSION
 from contract.keys import LOCATION, STATUS, Key, track_key
 
@@ -226,12 +227,14 @@ def parse_body(body: str) -> ParsedBody:
     """Decode one SQS message body: a bare update or a packed envelope.
 
     A bare update that is invalid, or a body that is no update or envelope at all, raises
-    ``InvalidBody``. An envelope keeps its valid updates and lists the invalid ones.
+    ``InvalidBody``. An envelope keeps its valid updates and lists the invalid ones. The text is
+    read by ``contract.jsonio``, as the API reads request bodies, and any text whatever raises
+    ``InvalidBody`` or nothing: another exception would fail the writer's whole batch.
     """
     try:
-        data = json.loads(body)
-    except json.JSONDecodeError as error:
-        raise InvalidBody(f"body is not valid JSON: {error.msg} at position {error.pos}") from None
+        data = jsonio.loads(body)
+    except jsonio.BadJson as error:
+        raise InvalidBody(f"body is not valid JSON: {error}") from None
     if not isinstance(data, dict):
         raise InvalidBody(f"body must be a JSON object, got {type(data).__name__}")
     if "v" in data:
@@ -249,6 +252,7 @@ def _parse_envelope(data: dict[str, Any]) -> ParsedBody:
     # Strict, like every number in the contract: JSON true and 1.0 compare equal to 1 in Python.
     if type(version) is not int or version != ENVELOPE_VERSION:
         shown = repr(version) if isinstance(version, int | float | bool) or version is None else type(version).__name__
+        shown = shown if len(shown) <= 16 else type(version).__name__  # the value is input: quote it only if short
         raise InvalidBody(f"unknown envelope version {shown}; this writer reads v={ENVELOPE_VERSION}")
     extra = sorted(set(data) - {"v", "updates"})
     if extra:

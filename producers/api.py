@@ -21,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from contract import jsonio
 from contract.updates import FieldError, InvalidUpdate, LocationUpdate, StatusUpdate, parse_update
 from producers.auth import ApiKeys, KeysUnavailable
 from producers.exceptions import SendFailed
@@ -99,20 +100,12 @@ def _read_body(limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def _decode(data: bytes) -> Any:
+    """Strict JSON, read exactly as the writer reads a message (``contract.jsonio``)."""
     try:
-        return json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
-    except UnicodeDecodeError:
-        raise Problem(400, "bad_json", "the body is not UTF-8 text") from None
-    except json.JSONDecodeError as error:
-        raise Problem(400, "bad_json", f"the body is not JSON: {error.msg} at position {error.pos}") from None
-    except (ValueError, RecursionError) as error:
-        reason = str(error) if "not valid JSON" in str(error) else "unsupported or too deeply nested"
-        raise Problem(400, "bad_json", f"the body is not JSON: {reason}") from None
+        return jsonio.loads_utf8(data)
+    except jsonio.BadJson as error:
+        raise Problem(400, "bad_json", f"the body is not JSON: {error}") from None
 
 
 def _validate(data: Any, max_updates: int) -> list[StatusUpdate | LocationUpdate]:

@@ -20,7 +20,7 @@ from botocore.stub import Stubber
 from flask.testing import FlaskClient
 from moto import mock_aws
 
-from contract.updates import parse_body
+from contract.updates import InvalidBody, parse_body
 from producers.api import create_app
 from producers.retry import RetryPolicy
 from producers.settings import ProducerSettings
@@ -140,6 +140,33 @@ def test_bad_json_is_400_and_enqueues_nothing(client: FlaskClient, sqs: Any, bod
     assert response.status_code == 400
     assert response.get_json()["error"] == "bad_json"
     assert queued(sqs) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"kind":"status","child_id":"c-1","status":"nice","status":"naughty","observed_at":"2026-12-23T18:04:05Z"}',
+         "duplicate key"),
+        (b'[{"kind":"status","kind":"location","child_id":"c-1","lat":1,"lon":1,"observed_at":"2026-12-23T18:04:05Z"}]',
+         "duplicate key"),
+        (b'{"kind":"status","child_id":"c-1","status":"nice","observed_at":"2026-12-23T18:04:05Z","reason":"\\ud800"}',
+         "surrogate"),
+        (b'{"kind":"location","child_id":"c-1","lat":1e400,"lon":0,"observed_at":"2026-12-23T18:04:05Z"}',
+         "out of range"),
+        (b"[" * 40 + b"]" * 40, "nested deeper"),
+        (b"[" + b"9" * 5000 + b"]", "digits"),
+    ],
+)  # fmt: skip
+def test_what_strict_json_refuses_is_400_as_the_writer_refuses_it(
+    client: FlaskClient, sqs: Any, body: bytes, reason: str
+) -> None:
+    response = client.post("/v1/updates", data=body, headers=HEADERS, content_type="application/json")
+
+    assert response.status_code == 400, response.get_json()
+    assert response.get_json()["error"] == "bad_json" and reason in response.get_json()["message"]
+    assert queued(sqs) == []
+    with pytest.raises(InvalidBody, match=reason):
+        parse_body(body.decode())
 
 
 def test_422_names_every_bad_item_and_enqueues_none_of_the_good_ones(client: FlaskClient, sqs: Any) -> None:
