@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -38,20 +39,71 @@ def format_timestamp(moment: datetime) -> str:
     return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}.{utc.microsecond:06d}Z"
 
 
-def _normalize_observed_at(value: str) -> str:
+# observed_at: RFC 3339 section 5.6 "date-time", "T" and "Z" in either case (its NOTE allows it), with
+# three restrictions, because every value is stored as a datetime: at most six fractional digits
+# (more cannot be kept exactly, and truncating would make two different inputs one), no leap second
+# :60 (datetime cannot hold it), and an instant representable in UTC (years 0001 to 9999). The
+# published pattern says the same (minus the calendar and the UTC range, which no regex can);
+# the reading regex is a little wider so that a refusal can name the restriction it broke.
+_DATE = "([0-9]{4})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+_HOUR_MINUTE = "([01][0-9]|2[0-3]):([0-5][0-9])"
+_OFFSET = "([Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+OBSERVED_AT_PATTERN = f"^{_DATE}[Tt]{_HOUR_MINUTE}:([0-5][0-9])(\\.[0-9]{{1,6}})?{_OFFSET}$"
+_OBSERVED_AT = re.compile(f"{_DATE}[Tt]{_HOUR_MINUTE}:([0-5][0-9]|60)(?:\\.([0-9]+))?{_OFFSET}?")
+OBSERVED_AT_DESCRIPTION = (
+    "RFC 3339 date-time with a timezone: Z or an offset such as +01:00 (T and Z in either case). "
+    "Restrictions: at most 6 fractional second digits (more are refused, not truncated); no leap "
+    "second :60; the instant must lie in years 0001 to 9999 in UTC. Stored in UTC with microseconds, "
+    "e.g. 2026-12-23T18:04:05.123000Z."
+)
+_NOT_RFC3339 = "must be an RFC 3339 date-time, e.g. 2026-12-23T18:04:05Z or 2026-12-23T19:04:05.5+01:00"
+_OUT_OF_RANGE = "is outside the representable range in UTC (years 0001 to 9999)"
+
+
+def _zone(offset: str) -> timezone:
+    if offset in {"Z", "z"}:
+        return UTC
+    sign = -1 if offset[0] == "-" else 1
+    return timezone(sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6])))
+
+
+def parse_timestamp(value: str) -> datetime:
+    """The instant an ``observed_at`` names; ``ValueError`` saying which rule it breaks."""
+    match = _OBSERVED_AT.fullmatch(value)
+    if match is None:
+        raise ValueError(_NOT_RFC3339)
+    year, month, day, hour, minute, second, fraction, offset = match.groups()
+    if offset is None:
+        raise ValueError("must carry a timezone: Z or an offset such as +01:00")
+    if second == "60":
+        raise ValueError("is a leap second (:60), which cannot be stored; send :59.999999 instead")
+    if fraction is not None and len(fraction) > 6:
+        raise ValueError("has more than 6 fractional digits, which cannot be stored exactly; round to microseconds")
+    if year == "0000":
+        raise ValueError(_OUT_OF_RANGE)
+    microsecond = int((fraction or "").ljust(6, "0"))
     try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError("must be an ISO 8601 timestamp, e.g. 2026-12-23T18:04:05Z") from None
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError("must carry a timezone (Z or +hh:mm)")
+        moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), microsecond)
+    except ValueError:  # only the day can be wrong here: the regex bounds every other part
+        raise ValueError("is not a calendar date") from None
     try:
-        return format_timestamp(moment)
+        return moment.replace(tzinfo=_zone(offset)).astimezone(UTC)
     except OverflowError:
-        raise ValueError("is outside the representable range in UTC") from None
+        raise ValueError(_OUT_OF_RANGE) from None
 
 
-ObservedAt = Annotated[str, StringConstraints(strict=True, max_length=64), AfterValidator(_normalize_observed_at)]
+def _normalize_observed_at(value: str) -> str:
+    return format_timestamp(parse_timestamp(value))
+
+
+ObservedAt = Annotated[
+    str,
+    StringConstraints(strict=True, max_length=64),
+    AfterValidator(_normalize_observed_at),
+    Field(
+        json_schema_extra={"format": "date-time", "pattern": OBSERVED_AT_PATTERN}, description=OBSERVED_AT_DESCRIPTION
+    ),
+]
 
 
 def _finite(value: float) -> float:

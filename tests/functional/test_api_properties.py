@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import boto3
@@ -31,7 +32,7 @@ json_values = st.recursive(
     max_leaves=12,
 )
 child_ids = st.from_regex(r"\A[A-Za-z0-9_.-]{1,64}\Z") | st.text(max_size=70)
-timestamps = st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()) | st.text(max_size=30)
+timestamps = st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()) | st.text(max_size=30)  # often wrong
 numbers = st.floats(allow_nan=False) | st.integers(-1000, 1000) | st.text(max_size=5) | st.booleans()
 
 
@@ -57,7 +58,15 @@ def near_updates(draw: st.DrawFn) -> dict[str, Any]:
 
 
 valid_ids = st.from_regex(r"\A[A-Za-z0-9_.-]{1,64}\Z")
-valid_times = st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat())
+# RFC 3339 spellings: whole-minute offsets (isoformat writes LMT's seconds, which RFC 3339 has not),
+# fractions of 0 to 6 digits, "Z" or a numeric offset, inside the years UTC can represent either way.
+minute_offsets = st.integers(-(23 * 60 + 59), 23 * 60 + 59).map(lambda m: timezone(timedelta(minutes=m)))
+valid_times = st.builds(
+    lambda moment, timespec, zulu: moment.isoformat(timespec=timespec).replace("+00:00", "Z" if zulu else "+00:00"),
+    st.datetimes(datetime(2, 1, 1), datetime(9998, 12, 31), timezones=minute_offsets),
+    st.sampled_from(["seconds", "milliseconds", "microseconds"]),
+    st.booleans(),
+)
 valid_updates = st.one_of(
     st.fixed_dictionaries(
         {"kind": st.just("status"), "child_id": valid_ids, "observed_at": valid_times,

@@ -20,7 +20,7 @@ from botocore.stub import Stubber
 from flask.testing import FlaskClient
 from moto import mock_aws
 
-from contract.updates import InvalidBody, parse_body
+from contract.updates import OBSERVED_AT_PATTERN, InvalidBody, parse_body
 from producers.api import create_app
 from producers.retry import RetryPolicy
 from producers.settings import ProducerSettings
@@ -304,6 +304,11 @@ def test_openapi_is_3_1_and_built_from_the_contract_models(client: FlaskClient) 
     schemas = document["components"]["schemas"]
     assert schemas["StatusUpdate"]["properties"]["reason"]["anyOf"][0]["maxLength"] == 280
     assert schemas["UpdateBatch"]["maxItems"] == 500
+    for name in ("StatusUpdate", "LocationUpdate"):  # the timestamp grammar is stated, not only "date-time"
+        observed_at = schemas[name]["properties"]["observed_at"]
+        assert observed_at["format"] == "date-time" and observed_at["pattern"] == OBSERVED_AT_PATTERN
+        for restriction in ("6 fractional", "leap second", "0001 to 9999"):
+            assert restriction in observed_at["description"]
     assert set(document["paths"]["/v1/updates"]["post"]["responses"]) == {
         "202",
         "400",
