@@ -24,6 +24,7 @@ from pydantic import (
     StringConstraints,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
 )
 
 from contract import jsonio
@@ -92,8 +93,42 @@ def parse_timestamp(value: str) -> datetime:
         raise ValueError(_OUT_OF_RANGE) from None
 
 
-def _normalize_observed_at(value: str) -> str:
-    return format_timestamp(parse_timestamp(value))
+@dataclass(frozen=True, slots=True)
+class Horizon:
+    """How far ahead of ``now`` an ``observed_at`` may be, handed to validation as its context.
+
+    A producer whose clock runs a year ahead would otherwise win every "newest wins" comparison
+    for its children until that date. Off unless asked for, so replays of future dates still work.
+    """
+
+    max_future_seconds: float
+    now: datetime
+
+    @classmethod
+    def of(cls, max_future_seconds: float | None, now: datetime | None) -> Horizon | None:
+        """``None`` without a bound; ``ValueError`` for a caller's mistake (not the input's)."""
+        if max_future_seconds is None:
+            return None
+        if not (math.isfinite(max_future_seconds) and max_future_seconds >= 0):
+            raise ValueError("max_future_seconds must be a finite number >= 0")
+        now = now or datetime.now(UTC)
+        if now.utcoffset() is None:
+            raise ValueError("now must be timezone-aware")
+        return cls(float(max_future_seconds), now)
+
+    def check(self, moment: datetime) -> None:
+        if moment - self.now > timedelta(seconds=self.max_future_seconds):
+            bound = self.max_future_seconds
+            shown = int(bound) if bound.is_integer() else bound
+            raise ValueError(f"is more than {shown} s ahead of now")
+
+
+def _normalize_observed_at(value: str, info: ValidationInfo) -> str:
+    moment = parse_timestamp(value)
+    horizon = info.context.get("horizon") if isinstance(info.context, dict) else None
+    if isinstance(horizon, Horizon):
+        horizon.check(moment)
+    return format_timestamp(moment)
 
 
 ObservedAt = Annotated[
@@ -233,10 +268,24 @@ def field_errors(error: ValidationError, index: int | None = None) -> list[Field
     return found
 
 
-def parse_update(data: Any, index: int | None = None) -> StatusUpdate | LocationUpdate:
-    """Validate one update from decoded JSON; raise ``InvalidUpdate`` naming every problem."""
+def parse_update(
+    data: Any,
+    index: int | None = None,
+    *,
+    max_future_seconds: float | None = None,
+    now: datetime | None = None,
+) -> StatusUpdate | LocationUpdate:
+    """Validate one update from decoded JSON; raise ``InvalidUpdate`` naming every problem.
+
+    With ``max_future_seconds``, an ``observed_at`` more than that far ahead of ``now`` (default:
+    the wall clock) is one of the problems, on the field ``observed_at``.
+    """
+    return _validate(data, index, Horizon.of(max_future_seconds, now))
+
+
+def _validate(data: Any, index: int | None, horizon: Horizon | None) -> StatusUpdate | LocationUpdate:
     try:
-        return UPDATE_ADAPTER.validate_python(data)
+        return UPDATE_ADAPTER.validate_python(data, context={"horizon": horizon})
     except ValidationError as error:
         raise InvalidUpdate(field_errors(error, index)) from None
 
@@ -275,14 +324,16 @@ class ParsedBody:
     packed: bool
 
 
-def parse_body(body: str) -> ParsedBody:
+def parse_body(body: str, *, max_future_seconds: float | None = None, now: datetime | None = None) -> ParsedBody:
     """Decode one SQS message body: a bare update or a packed envelope.
 
     A bare update that is invalid, or a body that is no update or envelope at all, raises
     ``InvalidBody``. An envelope keeps its valid updates and lists the invalid ones. The text is
     read by ``contract.jsonio``, as the API reads request bodies, and any text whatever raises
     ``InvalidBody`` or nothing: another exception would fail the writer's whole batch.
+    ``max_future_seconds`` and ``now`` bound ``observed_at`` as in ``parse_update``.
     """
+    horizon = Horizon.of(max_future_seconds, now)
     try:
         data = jsonio.loads(body)
     except jsonio.BadJson as error:
@@ -290,16 +341,16 @@ def parse_body(body: str) -> ParsedBody:
     if not isinstance(data, dict):
         raise InvalidBody(f"body must be a JSON object, got {type(data).__name__}")
     if "v" in data:
-        return _parse_envelope(data)
+        return _parse_envelope(data, horizon)
     if "kind" in data:
         try:
-            return ParsedBody([parse_update(data)], [], packed=False)
+            return ParsedBody([_validate(data, None, horizon)], [], packed=False)
         except InvalidUpdate as error:
             raise InvalidBody(f"invalid update: {error}") from None
     raise InvalidBody("body is neither an update (needs 'kind') nor an envelope (needs 'v')")
 
 
-def _parse_envelope(data: dict[str, Any]) -> ParsedBody:
+def _parse_envelope(data: dict[str, Any], horizon: Horizon | None) -> ParsedBody:
     version = data.get("v")
     # Strict, like every number in the contract: JSON true and 1.0 compare equal to 1 in Python.
     if type(version) is not int or version != ENVELOPE_VERSION:
@@ -316,7 +367,7 @@ def _parse_envelope(data: dict[str, Any]) -> ParsedBody:
     rejected: list[Rejected] = []
     for index, raw in enumerate(raw_updates):
         try:
-            updates.append(parse_update(raw, index))
+            updates.append(_validate(raw, index, horizon))
         except InvalidUpdate as error:
             rejected.append(Rejected(index, raw, str(error)))
     return ParsedBody(updates, rejected, packed=True)

@@ -14,6 +14,7 @@ import re
 import threading
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -108,7 +109,7 @@ def _decode(data: bytes) -> Any:
         raise Problem(400, "bad_json", f"the body is not JSON: {error}") from None
 
 
-def _validate(data: Any, max_updates: int) -> list[StatusUpdate | LocationUpdate]:
+def _validate(data: Any, max_updates: int, max_future_seconds: float | None) -> list[StatusUpdate | LocationUpdate]:
     """All or nothing: every update valid, or a 422 naming every problem of every bad one."""
     if isinstance(data, dict):
         items: list[Any] = [data]
@@ -122,9 +123,10 @@ def _validate(data: Any, max_updates: int) -> list[StatusUpdate | LocationUpdate
         raise Problem(422, "invalid_updates", "the array is empty", [FieldError(None, "(body)", "no updates")])
     valid: list[StatusUpdate | LocationUpdate] = []
     errors: list[FieldError] = []
+    now = datetime.now(UTC)  # one instant for the whole request: its updates are judged alike
     for index, item in enumerate(items):
         try:
-            valid.append(parse_update(item, index))
+            valid.append(parse_update(item, index, max_future_seconds=max_future_seconds, now=now))
         except InvalidUpdate as invalid:
             errors.extend(invalid.errors)
     if errors:
@@ -185,7 +187,7 @@ def create_app(
     keys = ApiKeys(settings, ssm_client)
     # Retry briefly inside the request: the producer retries the whole request after a 503.
     timing = timing or Timing(RetryPolicy(0.05, 0.5, settings.send_deadline_seconds))
-    document = openapi_document(settings.max_updates_per_request, settings.max_body_bytes)
+    document = openapi_document(settings.max_updates_per_request, settings.max_body_bytes, settings.max_future_seconds)
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
@@ -203,7 +205,8 @@ def create_app(
     @app.post("/v1/updates")
     def post_updates() -> Response:
         _authenticate(keys, settings)
-        updates = _validate(_decode(_read_body(settings.max_body_bytes)), settings.max_updates_per_request)
+        data = _decode(_read_body(settings.max_body_bytes))
+        updates = _validate(data, settings.max_updates_per_request, settings.max_future_seconds)
         _enqueue(queue, updates, timing)
         _log.info("request %s accepted %d updates", g.request_id, len(updates))
         return _json(202, Accepted(accepted=len(updates)).model_dump())

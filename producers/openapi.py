@@ -73,12 +73,21 @@ def _error(description: str, retry_after: bool = False) -> dict[str, Any]:
     return answer
 
 
-def _post_updates(max_updates: int, max_body_bytes: int) -> dict[str, Any]:
+def _description(max_body_bytes: int, max_future_seconds: float | None) -> str:
+    future = (
+        f" An observed_at more than {max_future_seconds:g} s ahead of the server's clock is refused (422)."
+        if max_future_seconds is not None
+        else ""
+    )
+    return f"The body is limited to {max_body_bytes} bytes.{future} 202 means every update is in SQS."
+
+
+def _post_updates(max_updates: int, max_body_bytes: int, max_future_seconds: float | None) -> dict[str, Any]:
     body_schema = {"oneOf": [{"$ref": _REF.format(model="Update")}, {"$ref": _REF.format(model="UpdateBatch")}]}
     return {
         "operationId": "postUpdates",
         "summary": f"Enqueue one update or an array of up to {max_updates} (all or nothing).",
-        "description": f"The body is limited to {max_body_bytes} bytes. 202 means every update is in SQS.",
+        "description": _description(max_body_bytes, max_future_seconds),
         "security": [{"apiKey": []}],
         "requestBody": {"required": True, "content": {"application/json": {"schema": body_schema}}},
         "responses": {
@@ -95,14 +104,16 @@ def _post_updates(max_updates: int, max_body_bytes: int) -> dict[str, Any]:
     }
 
 
-def openapi_document(max_updates: int = 500, max_body_bytes: int = 1024 * 1024) -> dict[str, Any]:
+def openapi_document(
+    max_updates: int = 500, max_body_bytes: int = 1024 * 1024, max_future_seconds: float | None = None
+) -> dict[str, Any]:
     """The whole document, as served at ``GET /v1/openapi.json``."""
     health = {"$ref": _REF.format(model="Health")}
     return {
         "openapi": "3.1.0",
         "info": {"title": "nicelist enqueue API", "version": "1"},
         "paths": {
-            "/v1/updates": {"post": _post_updates(max_updates, max_body_bytes)},
+            "/v1/updates": {"post": _post_updates(max_updates, max_body_bytes, max_future_seconds)},
             "/v1/health": {
                 "get": {
                     "operationId": "getHealth",

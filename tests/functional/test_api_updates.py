@@ -12,6 +12,7 @@ import json
 import logging
 import random
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -212,6 +213,40 @@ def test_a_body_over_the_limit_is_413_by_content_length_and_by_bytes_read(sqs: A
     assert by_length.status_code == 413 and by_length.get_json()["error"] == "body_too_large"
     assert chunked.status_code == 413
     assert queued(sqs) == []
+
+
+def test_with_a_bound_an_update_too_far_ahead_is_422_on_observed_at_and_nothing_is_queued(sqs: Any) -> None:
+    client = make_client(sqs, max_future_seconds=3600)
+    now = datetime.now(UTC)
+    soon, later = (now + timedelta(minutes=30)).isoformat(), (now + timedelta(hours=2)).isoformat()
+
+    refused = client.post(
+        "/v1/updates", json=[status(1, observed_at=soon), status(2, observed_at=later)], headers=HEADERS
+    )
+    accepted = client.post("/v1/updates", json=status(3, observed_at=soon), headers=HEADERS)
+
+    assert refused.status_code == 422
+    [error] = refused.get_json()["errors"]
+    assert (error["index"], error["field"]) == (1, "observed_at")
+    assert "is more than 3600 s ahead of now" in error["message"]
+    assert accepted.status_code == 202
+    assert [u["child_id"] for u in queued(sqs)] == ["c-000003"]
+    description = client.get("/v1/openapi.json").get_json()["paths"]["/v1/updates"]["post"]["description"]
+    assert "more than 3600 s ahead" in description
+
+
+def test_without_a_bound_the_far_future_is_accepted(client: FlaskClient) -> None:
+    response = client.post("/v1/updates", json=status(observed_at="9999-12-31T23:59:59Z"), headers=HEADERS)
+    assert response.status_code == 202
+
+
+def test_the_bound_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert ProducerSettings().max_future_seconds is None
+    monkeypatch.setenv("NICELIST_MAX_FUTURE_SECONDS", "3600")
+    assert ProducerSettings().max_future_seconds == 3600.0
+    monkeypatch.setenv("NICELIST_MAX_FUTURE_SECONDS", "-1")
+    with pytest.raises(ValueError):
+        ProducerSettings()
 
 
 def stubbed_app(failures: int) -> tuple[FlaskClient, Stubber]:
