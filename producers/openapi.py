@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, TypeAdapter
 
+from contract.jsonio import MAX_DEPTH
 from contract.updates import UPDATE_ADAPTER
 
 _REF = "#/components/schemas/{model}"
@@ -79,7 +80,13 @@ def _description(max_body_bytes: int, max_future_seconds: float | None) -> str:
         if max_future_seconds is not None
         else ""
     )
-    return f"The body is limited to {max_body_bytes} bytes.{future} 202 means every update is in SQS."
+    return (
+        f"The body is UTF-8 JSON (Content-Type: application/json, no Content-Encoding), at most {max_body_bytes} "
+        f"bytes with a Content-Length or chunked.{future} Checked in this order: key (401), media type (415), "
+        "declared length (413), all before the body is read (with Expect: 100-continue, 100 Continue is sent "
+        "only after them); then bytes read (413), JSON (400), count (413), updates (422). "
+        "202 means every update is in SQS."
+    )
 
 
 def _post_updates(max_updates: int, max_body_bytes: int, max_future_seconds: float | None) -> dict[str, Any]:
@@ -95,9 +102,20 @@ def _post_updates(max_updates: int, max_body_bytes: int, max_future_seconds: flo
                 "description": "Every update is durably in the queue.",
                 "content": {"application/json": {"schema": {"$ref": _REF.format(model="Accepted")}}},
             },
-            "400": _error("The body is not JSON, or not an object or an array."),
+            "400": _error(
+                "The body is not strict JSON (not UTF-8, a duplicate key in an object, NaN or Infinity, "
+                f"a number out of range, nesting deeper than {MAX_DEPTH} levels, an unpaired surrogate), "
+                "or not an object or an array."
+            ),
             "401": _error("Missing or wrong x-api-key."),
-            "413": _error("The body or the number of updates is over the limit."),
+            "413": _error(
+                f"The body is over {max_body_bytes} bytes (by Content-Length, refused before it is read, or "
+                f"chunked, by the bytes read), or it holds more than {max_updates} updates."
+            ),
+            "415": _error(
+                "The Content-Type is not application/json (a charset other than UTF-8 included), or the body "
+                "has a Content-Encoding other than identity: send it uncompressed."
+            ),
             "422": _error("Some updates are invalid; none were accepted."),
             "503": _error("The queue could not take the updates; retry later.", retry_after=True),
         },

@@ -349,6 +349,7 @@ def test_openapi_is_3_1_and_built_from_the_contract_models(client: FlaskClient) 
         "400",
         "401",
         "413",
+        "415",
         "422",
         "503",
     }
