@@ -102,10 +102,11 @@ class Producer:
         """Validate and buffer one update. Raises ``InvalidUpdate``, ``SendFailed`` or ``ProducerClosed``.
 
         When an earlier background send failed (and there is no ``on_failure``), that failure
-        is raised here and ``update`` is *not* accepted.
+        is raised here and ``update`` is *not* accepted; it is named in ``.unsent`` with the
+        others, so a caller that re-sends or spools ``.unsent`` loses nothing.
         """
         item = to_item(update)
-        self._raise_failures()
+        self._raise_failures(refused=item.update)
         with self._lock:
             if self._closed:
                 raise ProducerClosed("the producer is closed")
@@ -175,11 +176,13 @@ class Producer:
             with self._lock:
                 self._failures.append(failure)
 
-    def _raise_failures(self) -> None:
+    def _raise_failures(self, refused: AnyUpdate | None = None) -> None:
+        """Raise every recorded failure once; ``refused``, the update not accepted because of them, with them."""
         with self._lock:
             failures, self._failures = self._failures, []
         if failures:
             unsent = [update for failure in failures for update in failure.unsent]
+            unsent += [refused] if refused is not None else []
             raise SendFailed(unsent, [reason for failure in failures for reason in failure.reasons])
 
     def _linger_loop(self) -> None:
