@@ -169,7 +169,7 @@ class RecordingTransport:
         self.sent: list[list[str]] = []
         self.fail = fail
 
-    def send(self, items: Any) -> producers.SendStats:
+    def send(self, items: Any, *, timeout: float | None = None) -> producers.SendStats:
         if self.fail:
             raise SendFailed([i.update for i in items], ["down"])
         self.sent.append([i.update.child_id for i in items])
@@ -276,3 +276,18 @@ def test_kms_throttling_is_retried_not_refused_at_once(clock: FakeClock, sqs: An
         # THEN it waited and tried again, and the second answer confirmed it
         stub.assert_no_pending_responses()
     assert stats.updates == 1 and stats.retries == 1 and len(clock.sleeps) == 1
+
+
+def test_a_timeout_shortens_the_retry_deadline(clock: FakeClock, sqs: Any) -> None:
+    # GIVEN SQS unavailable for good, and a policy that would retry for 10 s
+    transport = SqsTransport(sqs, QUEUE_URL, timing=timing(clock, deadline=10.0))
+    with Stubber(sqs) as stub:
+        for _ in range(100):
+            stub.add_client_error("send_message_batch", "ServiceUnavailable", http_status_code=503)
+
+        # WHEN the exit flush sends with what is left of its bound, 0.5 s
+        with pytest.raises(SendFailed, match="gave up") as caught:
+            transport.send([to_item(status(1))], timeout=0.5)
+
+    # THEN it gave up within 0.5 s and handed the update back
+    assert clock.now - 1000.0 <= 0.5 and len(caught.value.unsent) == 1
