@@ -176,14 +176,22 @@ class Producer:
             self._send_buffer()
 
     def close(self) -> None:
-        """Flush, stop the background thread, and raise ``SendFailed`` if anything was not sent."""
-        _unregister(self)
+        """Flush, stop the background thread, and raise ``SendFailed`` if anything was not sent.
+
+        Only a close that returns or raises ``SendFailed`` hands everything over; one cut short
+        (Ctrl-C while sending) leaves the producer to the exit flush, which still holds its updates.
+        """
         with self._lock:
             self._closed = True
         self._wake.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
-        self.flush()
+        try:
+            self.flush()
+        except SendFailed:
+            _unregister(self)  # the caller holds the unsent updates now
+            raise
+        _unregister(self)
 
     def __enter__(self) -> Producer:
         return self
@@ -255,15 +263,15 @@ class Producer:
         with self._lock:
             self._closed = True
             pending = bool(self._buffer or self._in_flight or self._failures)
-            if pending:
-                self._exit.deadline = now + (self.exit_timeout_seconds or 0.0)
+            if pending and self.exit_timeout_seconds:
+                self._exit.deadline = now + self.exit_timeout_seconds
         self._wake.set()
         if not pending:
             return None
-        if not self.exit_timeout_seconds:
-            self._exit.done.set()  # 0: count only
+        if self._exit.deadline is None:
+            self._exit.done.set()  # exit_timeout_seconds=0: count only, send nothing
         elif (self._thread is None or not self._thread.is_alive()) and not _worker.submit(self):
-            self._flush_for_exit(self._exit.deadline or now)  # last resort (after a fork): unbounded on a hang
+            self._flush_for_exit(self._exit.deadline)  # last resort (after a fork): unbounded on a hang
         return self._exit.done
 
     def _flush_for_exit(self, deadline: float) -> None:
@@ -315,12 +323,11 @@ def _hold(producer: Producer) -> None:
     with _open_lock:
         if producer in _open:
             _holding.add(producer)
-    if producer._thread is None:
-        _worker.start()
+    _worker.start()  # also for background producers: their thread ends with an interrupted close()
 
 
 class _ExitWorker:
-    """One idle daemon thread, started while the program runs, that flushes thread-less producers at exit.
+    """One idle daemon thread, started while the program runs, that flushes producers without a thread at exit.
 
     Python >= 3.12 refuses to start a thread inside an atexit function, and a flush in the
     exiting thread itself could hang on a silent connection; a thread started earlier can be

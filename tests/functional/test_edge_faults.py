@@ -113,7 +113,7 @@ class Schedule:
         return self.faults[-1] if self.forever and self.faults else Fault("ok")
 
 
-schedules = st.builds(Schedule, st.lists(faults, max_size=10).map(tuple), st.booleans())
+schedules = st.builds(Schedule, st.lists(faults, min_size=1, max_size=10).map(tuple), st.booleans())
 
 times = st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat())
 valid_updates = st.one_of(
@@ -255,7 +255,7 @@ def tally(name: str, edge: EdgeFaults, acknowledged: int, refused: int, lost: in
     event(f"{name}: {'refused some' if refused else 'all acknowledged'}")
 
 
-PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @PROPERTY

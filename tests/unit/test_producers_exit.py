@@ -189,3 +189,40 @@ def test_unused_and_closed_producers_are_not_kept_alive() -> None:
 def test_a_negative_bound_is_refused() -> None:
     with pytest.raises(ValueError, match="exit_timeout_seconds"):
         Producer(Transport(), background=False, exit_timeout_seconds=-1)
+
+
+class Interrupted(Transport):
+    """Ctrl-C arrives during the first send."""
+
+    def send(self, items: Sequence[Item], *, timeout: float | None = None) -> SendStats:
+        if not self.timeouts:
+            self.timeouts.append(timeout)
+            raise KeyboardInterrupt
+        return super().send(items, timeout=timeout)
+
+
+def test_an_interrupted_close_still_flushes_at_exit() -> None:
+    # GIVEN a close() interrupted by Ctrl-C while it sends: the program never saw a SendFailed
+    transport = Interrupted()
+    producer = Producer(transport, linger_seconds=3600, background=False)
+    producer.add(status(3))
+    with pytest.raises(KeyboardInterrupt):
+        producer.close()
+
+    # WHEN the interpreter exits
+    _flush_at_exit()
+
+    # THEN the update it held is sent then, not dropped with the interrupted close
+    assert transport.sent == ["kid-0003"]
+
+
+def test_a_zero_bound_sends_nothing_from_the_linger_thread_either() -> None:
+    transport = Transport()
+    producer = Producer(transport, linger_seconds=3600, exit_timeout_seconds=0)
+    producer.add(status(1))
+
+    _flush_at_exit()
+    assert producer._thread is not None
+    producer._thread.join(timeout=2)
+
+    assert transport.sent == [] and not producer._thread.is_alive()
