@@ -28,6 +28,7 @@ THROTTLING_CODES = frozenset(
         "InternalError",
         "InternalFailure",
         "KMS.ThrottlingException",
+        "KmsThrottled",  # SQS's own code for a throttled KMS key (SSE-KMS queues), call or entry
     }
 )
 

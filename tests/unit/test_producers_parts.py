@@ -150,7 +150,7 @@ class CountingTransport:
         self.sent: list[str] = []
         self.lock = threading.Lock()
 
-    def send(self, items: list[Item]) -> SendStats:
+    def send(self, items: list[Item], *, timeout: float | None = None) -> SendStats:
         with self.lock:
             self.sent += [item.update.child_id for item in items]
         return SendStats(updates=len(items), requests=1)
