@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -56,6 +57,11 @@ class Problem(Exception):
             self.headers["Retry-After"] = str(retry_after)
 
 
+# One hung SQS call must not outlast the request's send deadline (botocore's defaults are a 60 s read
+# timeout and retries of its own): our retry loop, bounded by send_deadline_seconds, does the retrying.
+SQS_CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 1, "mode": "standard"})
+
+
 class _Queue:
     """The SQS client and queue URL, created on first use (importing the app makes no AWS call)."""
 
@@ -68,7 +74,7 @@ class _Queue:
     def client(self) -> Any:
         with self._lock:
             if self._sqs is None:
-                self._sqs = boto3.client("sqs")
+                self._sqs = boto3.client("sqs", config=SQS_CLIENT_CONFIG)
             return self._sqs
 
     def url(self) -> str:

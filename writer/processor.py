@@ -278,7 +278,9 @@ class CoalescingBatchProcessor:
     def _limits(self) -> dict[str, Any]:
         """The contract's optional bounds this deployment sets (none by default)."""
         bound = self.deps.settings.max_future_seconds
-        return {} if bound is None else {"max_future_seconds": bound}
+        if bound is None:
+            return {}
+        return {"max_future_seconds": bound, "now": datetime.fromtimestamp(self.deps.wall_clock(), UTC)}
 
     def _has_time(self) -> bool:
         """Whether one more SQS call fits before the Lambda timeout (its timeouts are bounded to fit)."""

@@ -7,6 +7,7 @@ Paths moto cannot produce (throttling, SQS's size and character limits) use boto
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time as wall
 from collections.abc import Iterator
@@ -351,3 +352,22 @@ def test_a_reason_naming_any_field_is_an_attribute_sqs_accepts(strict_stage: Sta
     reason = letter["MessageAttributes"][ERROR_ATTRIBUTE]["StringValue"]
     assert reason.startswith("update [0] (was [0])")
     assert not strict_sqs.problems("", {ERROR_ATTRIBUTE: {"DataType": "String", "StringValue": reason}})
+
+
+# --- observations too far ahead, when the deployment bounds them ----------------------------------------
+
+
+def test_an_observation_too_far_ahead_is_dead_lettered_with_its_reason_when_bounded(stage: Stage) -> None:
+    # GIVEN a writer that refuses observations more than an hour ahead of its clock (deployed stages do)
+    deps = stage.deps(max_future_seconds=3600)
+    soon, far = status("c-soon", "2030-01-01T00:30:00Z"), status("c-far", "2030-01-01T02:00:00Z")
+    deps = dataclasses.replace(deps, wall_clock=lambda: 1_893_456_000.0)  # 2030-01-01T00:00:00Z
+    event = {"Records": [sqs_record(envelope(soon, far), message_id="m-1")]}
+    # WHEN both arrive THEN the one within the bound is written, the other dead-lettered with why
+    assert failures(handle(event, lambda_context(), deps)) == set()
+    assert "STATUS" in stage.items("c-soon") and stage.items("c-far") == {}
+    [letter] = stage.dlq_messages()
+    assert "ahead of now" in letter["MessageAttributes"][ERROR_ATTRIBUTE]["StringValue"]
+    # AND without a bound (the default), a replay of a future date is written
+    assert failures(handle(event, lambda_context(), stage.deps())) == set()
+    assert "STATUS" in stage.items("c-far")
