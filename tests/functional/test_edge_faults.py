@@ -22,6 +22,7 @@ import random
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, timedelta, timezone
 from typing import Any
 
 import boto3
@@ -115,7 +116,9 @@ class Schedule:
 
 schedules = st.builds(Schedule, st.lists(faults, min_size=1, max_size=10).map(tuple), st.booleans())
 
-times = st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat())
+# RFC 3339 offsets are whole minutes (historical zones such as LMT +00:09:21 are not)
+OFFSETS = [UTC, timezone(timedelta(hours=1)), timezone(timedelta(hours=-5, minutes=-30))]
+times = st.datetimes(timezones=st.sampled_from(OFFSETS)).map(lambda d: d.isoformat())
 valid_updates = st.one_of(
     st.fixed_dictionaries(
         {"kind": st.just("status"), "observed_at": times, "status": st.sampled_from(["naughty", "nice"])},
