@@ -9,6 +9,9 @@ from __future__ import annotations
 MIN_MAX_RECEIVE_COUNT = 5
 # What provisioning sets and what the writer assumes (``NICELIST_MAX_RECEIVE_COUNT``) unless told otherwise.
 DEFAULT_MAX_RECEIVE_COUNT = 5
+# SQS's largest message: body plus every attribute's name, type and value. Provisioning sets it on both
+# queues, and whatever the writer sends (deferrals, dead letters) is sized to fit it.
+MAX_MESSAGE_BYTES = 1024 * 1024
 # AWS's guidance for an SQS event source: visibility timeout at least six times the function's timeout.
 VISIBILITY_TIMEOUT_FACTOR = 6
 

@@ -10,8 +10,10 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from contract.delivery import MAX_MESSAGE_BYTES
+
 ENVELOPE_VERSION = 1
-MAX_SQS_MESSAGE_BYTES = 1024 * 1024
+MAX_SQS_MESSAGE_BYTES = MAX_MESSAGE_BYTES
 DEFAULT_ENVELOPE_BYTES = 256 * 1024
 _HEAD = f'{{"v":{ENVELOPE_VERSION},"updates":['
 _TAIL = "]}"

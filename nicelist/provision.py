@@ -15,7 +15,12 @@ from typing import Any
 import boto3
 import click
 
-from contract.delivery import DEFAULT_MAX_RECEIVE_COUNT, MIN_MAX_RECEIVE_COUNT, min_visibility_timeout
+from contract.delivery import (
+    DEFAULT_MAX_RECEIVE_COUNT,
+    MAX_MESSAGE_BYTES,
+    MIN_MAX_RECEIVE_COUNT,
+    min_visibility_timeout,
+)
 from contract.names import StageNames
 from nicelist.alarms import AlarmThresholds, alarm_specs, ensure_alarms
 from nicelist.console import aws_errors, emit
@@ -132,7 +137,11 @@ def provision_stage(stage: str, clients: Clients, options: ProvisionOptions | No
     """Create or repair every resource of ``stage``; safe to run any number of times."""
     options = options or ProvisionOptions()
     names = StageNames(stage)
-    dlq, dlq_outcome = ensure_queue(clients.sqs, names.dlq, {"MessageRetentionPeriod": str(options.dlq_retention)})
+    dlq_attributes = {
+        "MessageRetentionPeriod": str(options.dlq_retention),
+        "MaximumMessageSize": str(MAX_MESSAGE_BYTES),
+    }
+    dlq, dlq_outcome = ensure_queue(clients.sqs, names.dlq, dlq_attributes)
     queue, queue_outcome = ensure_queue(clients.sqs, names.queue, _queue_attributes(options, dlq.arn))
     table_arn, table_outcomes = ensure_table(
         clients.dynamodb,
@@ -170,6 +179,7 @@ def _queue_attributes(options: ProvisionOptions, dlq_arn: str) -> dict[str, str]
         "VisibilityTimeout": str(options.visibility_timeout),
         "MessageRetentionPeriod": str(options.queue_retention),
         "ReceiveMessageWaitTimeSeconds": "20",
+        "MaximumMessageSize": str(MAX_MESSAGE_BYTES),
     }
 
 

@@ -14,13 +14,16 @@ import re
 import threading
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from contract import jsonio
 from contract.updates import FieldError, InvalidUpdate, LocationUpdate, StatusUpdate, parse_update
 from producers.auth import ApiKeys, KeysUnavailable
 from producers.exceptions import SendFailed
@@ -44,10 +47,19 @@ class Problem(Exception):
         message: str,
         errors: list[FieldError] | None = None,
         retry_after: int = 0,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.errors, self.retry_after = errors, retry_after
+        self.headers = dict(headers or {})
+        if retry_after:
+            self.headers["Retry-After"] = str(retry_after)
+
+
+# One hung SQS call must not outlast the request's send deadline (botocore's defaults are a 60 s read
+# timeout and retries of its own): our retry loop, bounded by send_deadline_seconds, does the retrying.
+SQS_CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 1, "mode": "standard"})
 
 
 class _Queue:
@@ -62,7 +74,7 @@ class _Queue:
     def client(self) -> Any:
         with self._lock:
             if self._sqs is None:
-                self._sqs = boto3.client("sqs")
+                self._sqs = boto3.client("sqs", config=SQS_CLIENT_CONFIG)
             return self._sqs
 
     def url(self) -> str:
@@ -78,8 +90,36 @@ def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> R
     return response
 
 
+def _charsets(content_type: str) -> set[str]:
+    """Every charset a Content-Type names (werkzeug keeps only the last of repeated parameters)."""
+    _, *parameters = content_type.split(";")
+    pairs = (parameter.partition("=") for parameter in parameters)
+    return {value.strip().strip('"').lower() for name, _, value in pairs if name.strip().lower() == "charset"}
+
+
+def _check_media() -> None:
+    """415 for a body the API cannot read as it stands: not UTF-8 JSON, or compressed.
+
+    Decided on the headers alone, before the body is read (under gunicorn, before ``100 Continue``).
+    Compressed bodies are refused rather than inflated: the size limit would have to hold for the
+    inflated bytes too, and no producer of ours compresses.
+    """
+    if request.mimetype != "application/json" or not _charsets(request.content_type or "") <= {"utf-8", "utf8"}:
+        message = "the body must be JSON sent as Content-Type: application/json (UTF-8)"
+        raise Problem(415, "unsupported_media_type", message)
+    codings = [token.strip().lower() for token in request.headers.get("Content-Encoding", "").split(",")]
+    if any(coding not in {"", "identity"} for coding in codings):
+        message = "the body must not be compressed: send it without Content-Encoding (identity only)"
+        raise Problem(415, "unsupported_media_type", message, headers={"Accept-Encoding": "identity"})
+
+
 def _read_body(limit: int) -> bytes:
-    """Refuse oversized bodies by their declared length, then read at most ``limit + 1`` bytes."""
+    """Refuse oversized bodies by their declared length, then read at most ``limit + 1`` bytes.
+
+    The same for a Content-Length and a chunked body: exactly ``limit`` bytes are read, one more
+    is 413. (Flask's ``MAX_CONTENT_LENGTH`` is ``limit + 1`` so that werkzeug's own cap, which
+    raises when asked for a byte past it, never fires first.)
+    """
     declared = request.content_length
     if declared is not None and declared > limit:
         raise Problem(413, "body_too_large", f"the body is limited to {limit} bytes")
@@ -99,23 +139,15 @@ def _read_body(limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def _decode(data: bytes) -> Any:
+    """Strict JSON, read exactly as the writer reads a message (``contract.jsonio``)."""
     try:
-        return json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
-    except UnicodeDecodeError:
-        raise Problem(400, "bad_json", "the body is not UTF-8 text") from None
-    except json.JSONDecodeError as error:
-        raise Problem(400, "bad_json", f"the body is not JSON: {error.msg} at position {error.pos}") from None
-    except (ValueError, RecursionError) as error:
-        reason = str(error) if "not valid JSON" in str(error) else "unsupported or too deeply nested"
-        raise Problem(400, "bad_json", f"the body is not JSON: {reason}") from None
+        return jsonio.loads_utf8(data)
+    except jsonio.BadJson as error:
+        raise Problem(400, "bad_json", f"the body is not JSON: {error}") from None
 
 
-def _validate(data: Any, max_updates: int) -> list[StatusUpdate | LocationUpdate]:
+def _validate(data: Any, max_updates: int, max_future_seconds: float | None) -> list[StatusUpdate | LocationUpdate]:
     """All or nothing: every update valid, or a 422 naming every problem of every bad one."""
     if isinstance(data, dict):
         items: list[Any] = [data]
@@ -129,9 +161,10 @@ def _validate(data: Any, max_updates: int) -> list[StatusUpdate | LocationUpdate
         raise Problem(422, "invalid_updates", "the array is empty", [FieldError(None, "(body)", "no updates")])
     valid: list[StatusUpdate | LocationUpdate] = []
     errors: list[FieldError] = []
+    now = datetime.now(UTC)  # one instant for the whole request: its updates are judged alike
     for index, item in enumerate(items):
         try:
-            valid.append(parse_update(item, index))
+            valid.append(parse_update(item, index, max_future_seconds=max_future_seconds, now=now))
         except InvalidUpdate as invalid:
             errors.extend(invalid.errors)
     if errors:
@@ -146,11 +179,10 @@ def _render(problem: Problem) -> Response:
     if problem.errors is not None:
         errors = [ItemError(**e.as_dict()) for e in problem.errors]
     body = ErrorBody(error=problem.code, message=problem.message, errors=errors)
-    headers = {"Retry-After": str(problem.retry_after)} if problem.retry_after else {}
     payload = body.model_dump()
     if errors is None:
         del payload["errors"]
-    return _json(problem.status, payload, headers)
+    return _json(problem.status, payload, problem.headers)
 
 
 def _request_id() -> str:
@@ -192,10 +224,10 @@ def create_app(
     keys = ApiKeys(settings, ssm_client)
     # Retry briefly inside the request: the producer retries the whole request after a 503.
     timing = timing or Timing(RetryPolicy(0.05, 0.5, settings.send_deadline_seconds))
-    document = openapi_document(settings.max_updates_per_request, settings.max_body_bytes)
+    document = openapi_document(settings.max_updates_per_request, settings.max_body_bytes, settings.max_future_seconds)
 
     app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes + 1  # see _read_body
     _register_errors(app)
 
     @app.before_request
@@ -210,7 +242,9 @@ def create_app(
     @app.post("/v1/updates")
     def post_updates() -> Response:
         _authenticate(keys, settings)
-        updates = _validate(_decode(_read_body(settings.max_body_bytes)), settings.max_updates_per_request)
+        _check_media()
+        data = _decode(_read_body(settings.max_body_bytes))
+        updates = _validate(data, settings.max_updates_per_request, settings.max_future_seconds)
         _enqueue(queue, updates, timing)
         _log.info("request %s accepted %d updates", g.request_id, len(updates))
         return _json(202, Accepted(accepted=len(updates)).model_dump())

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, TypeAdapter
 
+from contract.jsonio import MAX_DEPTH
 from contract.updates import UPDATE_ADAPTER
 
 _REF = "#/components/schemas/{model}"
@@ -47,12 +48,6 @@ def _schemas(max_updates: int) -> dict[str, Any]:
     schemas: dict[str, Any] = {}
     update = UPDATE_ADAPTER.json_schema(ref_template=_REF)
     schemas.update(update.pop("$defs", {}))
-    for name in ("StatusUpdate", "LocationUpdate"):
-        # The contract validates observed_at in Python (ISO 8601 with a timezone), which JSON
-        # Schema cannot see; say so in the document, so clients and test generators know.
-        observed_at = schemas[name]["properties"]["observed_at"]
-        observed_at.setdefault("format", "date-time")
-        observed_at.setdefault("description", "ISO 8601 with a timezone, e.g. 2026-12-23T18:04:05Z")
     schemas["Update"] = update
     schemas["UpdateBatch"] = {
         "type": "array",
@@ -79,12 +74,27 @@ def _error(description: str, retry_after: bool = False) -> dict[str, Any]:
     return answer
 
 
-def _post_updates(max_updates: int, max_body_bytes: int) -> dict[str, Any]:
+def _description(max_body_bytes: int, max_future_seconds: float | None) -> str:
+    future = (
+        f" An observed_at more than {max_future_seconds:g} s ahead of the server's clock is refused (422)."
+        if max_future_seconds is not None
+        else ""
+    )
+    return (
+        f"The body is UTF-8 JSON (Content-Type: application/json, no Content-Encoding), at most {max_body_bytes} "
+        f"bytes with a Content-Length or chunked.{future} Checked in this order: key (401), media type (415), "
+        "declared length (413), all before the body is read (with Expect: 100-continue, 100 Continue is sent "
+        "only after them); then bytes read (413), JSON (400), count (413), updates (422). "
+        "202 means every update is in SQS."
+    )
+
+
+def _post_updates(max_updates: int, max_body_bytes: int, max_future_seconds: float | None) -> dict[str, Any]:
     body_schema = {"oneOf": [{"$ref": _REF.format(model="Update")}, {"$ref": _REF.format(model="UpdateBatch")}]}
     return {
         "operationId": "postUpdates",
         "summary": f"Enqueue one update or an array of up to {max_updates} (all or nothing).",
-        "description": f"The body is limited to {max_body_bytes} bytes. 202 means every update is in SQS.",
+        "description": _description(max_body_bytes, max_future_seconds),
         "security": [{"apiKey": []}],
         "requestBody": {"required": True, "content": {"application/json": {"schema": body_schema}}},
         "responses": {
@@ -92,23 +102,36 @@ def _post_updates(max_updates: int, max_body_bytes: int) -> dict[str, Any]:
                 "description": "Every update is durably in the queue.",
                 "content": {"application/json": {"schema": {"$ref": _REF.format(model="Accepted")}}},
             },
-            "400": _error("The body is not JSON, or not an object or an array."),
+            "400": _error(
+                "The body is not strict JSON (not UTF-8, a duplicate key in an object, NaN or Infinity, "
+                f"a number out of range, nesting deeper than {MAX_DEPTH} levels, an unpaired surrogate), "
+                "or not an object or an array."
+            ),
             "401": _error("Missing or wrong x-api-key."),
-            "413": _error("The body or the number of updates is over the limit."),
+            "413": _error(
+                f"The body is over {max_body_bytes} bytes (by Content-Length, refused before it is read, or "
+                f"chunked, by the bytes read), or it holds more than {max_updates} updates."
+            ),
+            "415": _error(
+                "The Content-Type is not application/json (a charset other than UTF-8 included), or the body "
+                "has a Content-Encoding other than identity: send it uncompressed."
+            ),
             "422": _error("Some updates are invalid; none were accepted."),
             "503": _error("The queue could not take the updates; retry later.", retry_after=True),
         },
     }
 
 
-def openapi_document(max_updates: int = 500, max_body_bytes: int = 1024 * 1024) -> dict[str, Any]:
+def openapi_document(
+    max_updates: int = 500, max_body_bytes: int = 1024 * 1024, max_future_seconds: float | None = None
+) -> dict[str, Any]:
     """The whole document, as served at ``GET /v1/openapi.json``."""
     health = {"$ref": _REF.format(model="Health")}
     return {
         "openapi": "3.1.0",
         "info": {"title": "nicelist enqueue API", "version": "1"},
         "paths": {
-            "/v1/updates": {"post": _post_updates(max_updates, max_body_bytes)},
+            "/v1/updates": {"post": _post_updates(max_updates, max_body_bytes, max_future_seconds)},
             "/v1/health": {
                 "get": {
                     "operationId": "getHealth",

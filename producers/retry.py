@@ -11,7 +11,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    NoRegionError,
+    ParamValidationError,
+    PartialCredentialsError,
+)
 
 THROTTLING_CODES = frozenset(
     {
@@ -28,6 +35,7 @@ THROTTLING_CODES = frozenset(
         "InternalError",
         "InternalFailure",
         "KMS.ThrottlingException",
+        "KmsThrottled",  # SQS's own code for a throttled KMS key (SSE-KMS queues), call or entry
     }
 )
 
@@ -68,12 +76,18 @@ class Backoff:
         return True
 
 
+# Botocore errors that are the caller's setup, not the network: retrying them only delays the refusal.
+_NEVER_BETTER = (NoCredentialsError, PartialCredentialsError, ParamValidationError, NoRegionError)
+
+
 def is_retryable(error: BaseException) -> bool:
     """Throttling, 5xx and connection-level errors may pass; anything else will not get better."""
     if isinstance(error, ClientError):
         code = str(error.response.get("Error", {}).get("Code", ""))
         status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
         return code in THROTTLING_CODES or status >= 500 or status == 429
+    if isinstance(error, _NEVER_BETTER):
+        return False
     return isinstance(error, BotoCoreError | ConnectionError | TimeoutError)
 
 

@@ -16,6 +16,8 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from producers.expect import defer_continue, finish_continue
+
 
 class _Server(BaseApplication):  # type: ignore[misc]
     def __init__(self, options: dict[str, Any]) -> None:
@@ -59,6 +61,9 @@ def serve(
             "accesslog": None,
             "loglevel": "warning",
             "proc_name": "nicelist-api",
+            # gunicorn sends "100 Continue" before the app runs; these send it only for a body the API reads.
+            "pre_request": defer_continue,
+            "post_request": finish_continue,
         }
     ).run()
 

@@ -47,6 +47,9 @@ class ProducerSettings(BaseSettings):
     # How long the API keeps retrying SQS within one request before answering 503.
     send_deadline_seconds: float = Field(default=3.0, ge=0)
     retry_after_seconds: int = Field(default=2, ge=1)
+    # How far ahead of the API's clock an observed_at may be (NICELIST_MAX_FUTURE_SECONDS); None: no
+    # bound, so replays of future dates work. Deployed stages set it, the writer reads the same variable.
+    max_future_seconds: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
     @field_validator("api_keys", mode="before")
     @classmethod

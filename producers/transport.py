@@ -41,12 +41,15 @@ class SendStats:
 
 
 class Transport(Protocol):
-    """Where a ``Producer`` sends its buffer. ``max_updates``/``max_bytes``: when a buffer is full."""
+    """Where a ``Producer`` sends its buffer. ``max_updates``/``max_bytes``: when a buffer is full.
+
+    ``timeout`` shortens the retry deadline (the exit flush passes what is left of its bound).
+    """
 
     max_updates: int
     max_bytes: int
 
-    def send(self, items: Sequence[Item]) -> SendStats: ...
+    def send(self, items: Sequence[Item], *, timeout: float | None = None) -> SendStats: ...
 
 
 @dataclass(slots=True)
@@ -58,8 +61,10 @@ class Timing:
     sleep: Callable[[float], None] = time.sleep
     random: _random.Random = field(default_factory=_random.Random)
 
-    def backoff(self) -> Backoff:
-        return Backoff(self.policy, self.clock, self.sleep, self.random)
+    def backoff(self, timeout: float | None = None) -> Backoff:
+        """A retry sequence ending at the policy's deadline, or ``timeout`` seconds from now if sooner."""
+        seconds = self.policy.deadline_seconds if timeout is None else min(timeout, self.policy.deadline_seconds)
+        return Backoff(self.policy, self.clock, self.sleep, self.random, deadline=self.clock() + seconds)
 
 
 class SqsTransport:
@@ -87,10 +92,10 @@ class SqsTransport:
         self.max_bytes = min(SQS_BATCH_BYTES, SQS_BATCH_ENTRIES * envelope_bytes) * 9 // 10
         self.max_updates = SQS_BATCH_ENTRIES * max_updates_per_envelope
 
-    def send(self, items: Sequence[Item]) -> SendStats:
+    def send(self, items: Sequence[Item], *, timeout: float | None = None) -> SendStats:
         stats = SendStats()
         messages = pack(items, self.envelope_bytes, self.max_updates_per_envelope)
-        backoff = self.timing.backoff()
+        backoff = self.timing.backoff(timeout)
         unsent: list[tuple[Message, str]] = []
         for batch in batches(messages):
             unsent += self._send_batch(batch, backoff, stats)
@@ -169,9 +174,9 @@ class HttpTransport:
         self.timing = timing or Timing()
         self.opener = opener
 
-    def send(self, items: Sequence[Item]) -> SendStats:
+    def send(self, items: Sequence[Item], *, timeout: float | None = None) -> SendStats:
         stats = SendStats()
-        backoff = self.timing.backoff()
+        backoff = self.timing.backoff(timeout)
         unsent: list[Item] = []
         reasons: list[str] = []
         for chunk in self._chunks(items):

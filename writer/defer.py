@@ -6,13 +6,18 @@ one invocation's budget would then never finish and climb to the DLQ for throttl
 deadline leaves part of a message unwritten, the writer sends exactly that part to the queue as a new
 envelope and only then lets the original be deleted. A message with no progress at all is returned as
 a batch item failure instead (the contract's way), unless this is its last delivery before the redrive
-policy would dead-letter it. Nothing is deleted before SQS has confirmed the remainder.
+policy would dead-letter it (``next_step``). Nothing is deleted before SQS has confirmed the remainder.
+
+Throttling and a spent budget are a delay, never a reason for the DLQ, however long they last; writes
+that fail with server or connection errors are counted (``nicelist-stalled``) and, after
+``MAX_STALLED`` rounds of deliveries in a row, the writer dead-letters the updates itself, with the reason.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -60,50 +65,73 @@ def verdict(
     return outcome
 
 
-def split(
-    delivery: Delivery, outcomes: Mapping[Key, Outcome], winners: Mapping[Key, str]
-) -> tuple[list[AnyUpdate], list[AnyUpdate]]:
-    """(rejected by the table, not yet written) among the updates of ``delivery``."""
-    rejected, left = [], []
+@dataclass(frozen=True, slots=True)
+class Split:
+    """The updates of one delivery by what became of their writes."""
+
+    rejected: list[AnyUpdate]  # refused by the table: to the DLQ
+    left: list[AnyUpdate]  # not yet written
+    failing: bool  # some left write failed with a server or connection error (not throttling, not budget)
+
+
+def split(delivery: Delivery, outcomes: Mapping[Key, Outcome], winners: Mapping[Key, str]) -> Split:
+    rejected, left, failing = [], [], False
     for update in delivery.updates:
         verdicts = [verdict(update, key, outcomes, winners) for key in table_keys(update)]
         if Outcome.REJECTED in verdicts:
             rejected.append(update)
-        elif Outcome.NOT_WRITTEN in verdicts:
+        elif Outcome.NOT_WRITTEN in verdicts or Outcome.FAILED in verdicts:
             left.append(update)
-    return rejected, left
+            failing = failing or Outcome.FAILED in verdicts
+    return Split(rejected, left, failing)
 
 
 def remainder(delivery: Delivery, outcomes: Mapping[Key, Outcome]) -> list[AnyUpdate]:
     """The updates of ``delivery`` whose writes (state, and track point for a fix) are not all done."""
-    return split(delivery, outcomes, {})[1]
+    return split(delivery, outcomes, {}).left
 
 
-def should_defer(delivery: Delivery, left: list[AnyUpdate], max_receive_count: int) -> bool:
-    """Defer when part of the message is done (no rework), or when the next failure would dead-letter it.
+class Step(Enum):
+    DONE = "done"  # nothing left
+    DEFER = "defer"  # send the remainder as a new message, delete this one
+    RETURN = "return"  # a batch item failure: SQS delivers it again after a backoff
+    GIVE_UP = "give_up"  # writes kept failing for MAX_STALLED rounds: the writer dead-letters the rest
 
-    A last-chance deferral without progress is allowed ``MAX_STALLED`` times in a row: a write that
-    fails for good (a 5xx on every try) must still end in the DLQ, not cycle through the queue forever.
+
+def next_step(delivery: Delivery, left: list[AnyUpdate], failing: bool, max_receive_count: int) -> Step:
+    """What to do with a message whose writes are not all done.
+
+    Part written: defer (no rework). Nothing written and not yet the last delivery before SQS's redrive:
+    return it. On that last delivery: defer when only throttling or the budget held it back (a delay
+    never reaches the DLQ); when writes failed, defer at most ``MAX_STALLED`` rounds in a row, then give up.
     """
-    progressed = len(left) < len(delivery.updates)
-    last_chance = delivery.receive_count >= max_receive_count - 1 and delivery.stalled < MAX_STALLED
-    return bool(left) and (progressed or last_chance)
+    if not left:
+        return Step.DONE
+    if len(left) < len(delivery.updates):
+        return Step.DEFER
+    if delivery.receive_count < max_receive_count - 1:
+        return Step.RETURN
+    if not failing or delivery.stalled < MAX_STALLED:
+        return Step.DEFER
+    return Step.GIVE_UP
 
 
 class Deferrals:
     """Sends remainders to the stage's queue; resolves its URL once from the name when not configured."""
 
-    def __init__(self, sqs: Any, queue_url: str = "", queue_name: str = "") -> None:
+    def __init__(self, sqs: Any, queue_url: LazyQueueUrl) -> None:
         self._sqs = sqs
-        self._url = LazyQueueUrl(sqs, queue_url, queue_name)
+        self._url = queue_url
 
     @property
     def url(self) -> str:
         return self._url()
 
-    def send(self, delivery: Delivery, left: list[AnyUpdate]) -> None:
-        """Every envelope of the remainder confirmed by SQS, or ``DeferError``."""
-        stalled = delivery.stalled + 1 if len(left) == len(delivery.updates) else 0
+    def send(self, delivery: Delivery, left: list[AnyUpdate], failing: bool = False) -> None:
+        """Every envelope of the remainder confirmed by SQS, or ``DeferError``. ``nicelist-stalled``
+        counts rounds without progress in which writes failed; progress resets it, throttling keeps it."""
+        progressed = len(left) < len(delivery.updates)
+        stalled = 0 if progressed else delivery.stalled + int(failing)
         attributes = {
             DEFERRED_FROM_ATTRIBUTE: {"DataType": "String", "StringValue": delivery.message_id},
             DEFERRALS_ATTRIBUTE: {"DataType": "Number", "StringValue": str(delivery.deferrals + 1)},

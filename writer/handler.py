@@ -16,33 +16,35 @@ import boto3
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from botocore.config import Config
 
-from contract.names import StageNames
+from contract.names import LazyQueueUrl, StageNames
 from writer.budget import BudgetParameters
 from writer.defer import Deferrals
 from writer.dlq import DeadLetters
 from writer.observability import MetricUnit, logger, metrics
 from writer.pacing import Pacer
 from writer.processor import BatchReport, CoalescingBatchProcessor, WriterDeps
+from writer.returns import Returns
 from writer.settings import WriterSettings
 
 _deps: WriterDeps | None = None
+# Throttles must reach our limiter rather than vanish into botocore's own retries, and no request may
+# outlive the invocation (botocore's default read timeout is 60 s, the writer's whole Lambda timeout):
+# a DynamoDB request started just before the deadline margin ends within it; an SQS (or SSM) call is
+# made only with settings.sqs_call_reserve_ms left, more than its connect + read timeouts.
+DYNAMODB_TIMEOUTS = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=1, read_timeout=2)
+SQS_TIMEOUTS = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=1, read_timeout=2)
 
 
 def build_deps(settings: WriterSettings | None = None, session: Any = None) -> WriterDeps:
     """Clients, budget and pacing for one execution environment (boto3's chain picks the endpoint)."""
     settings = settings or WriterSettings()
     session = session or boto3.session.Session()
-    # Throttles must reach our limiter rather than vanish into botocore's own retries.
-    # Short socket timeouts, so a request started just before the deadline cannot outlive the margin
-    # (botocore's default read timeout is 60 s, the writer's whole Lambda timeout).
-    dynamodb = session.client(
-        "dynamodb",
-        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=1, read_timeout=2),
-    )
-    sqs = session.client("sqs")
+    dynamodb = session.client("dynamodb", config=DYNAMODB_TIMEOUTS)
+    sqs = session.client("sqs", config=SQS_TIMEOUTS)
     names = StageNames(settings.stage)
+    queue = LazyQueueUrl(sqs, settings.queue_url, names.queue)
     budget = BudgetParameters(
-        session.client("ssm"),
+        session.client("ssm", config=SQS_TIMEOUTS),
         rate_parameter=settings.write_rate_parameter,
         rate_fallback=settings.write_rate,
         concurrency_parameter=settings.concurrency_parameter,
@@ -60,7 +62,8 @@ def build_deps(settings: WriterSettings | None = None, session: Any = None) -> W
         settings=settings,
         dynamodb=dynamodb,
         dead_letters=DeadLetters(sqs, settings.dlq_url, names.dlq),
-        deferrals=Deferrals(sqs, settings.queue_url, names.queue),
+        deferrals=Deferrals(sqs, queue),
+        returns=Returns(sqs, queue),
         pacer=pacer,
         executor=ThreadPoolExecutor(max_workers=settings.write_threads, thread_name_prefix="write"),
     )
@@ -103,10 +106,13 @@ def _publish(report: BatchReport, seconds: float) -> None:
         "MessagesDeadLettered": report.invalid_messages,
         "UpdatesDeadLettered": report.rejected_updates,
         "MessagesReturned": report.failed_messages,
+        "UpdatesReturned": report.returned_updates,
         "PermanentWriteErrors": report.permanent_errors,
         "UpdatesRejectedByTable": report.rejected_writes,
         "MessagesDeferred": report.deferred_messages,
         "UpdatesDeferred": report.deferred_updates,
+        "UpdatesGivenUp": report.given_up_updates,
+        "SqsCallsSkippedForTime": report.out_of_time,
         "ThrottleRetries": report.stats.get("throttle_retries", 0),
         "DynamoDBRequests": report.stats.get("requests", 0),
     }
@@ -125,6 +131,7 @@ def _publish(report: BatchReport, seconds: float) -> None:
         coalesced_away=report.writes_saved,
         dead_lettered=report.invalid_messages + report.rejected_updates,
         returned=report.failed_messages,
+        returned_updates=report.returned_updates,
         deferred=report.deferred_updates,
         share_wcu_s=round(report.budget_share, 1),
         seconds=round(seconds, 3),

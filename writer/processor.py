@@ -6,12 +6,15 @@ parse → dead-letter the invalid → coalesce → write → mark each message b
 and builds the ``batchItemFailures`` response (Powertools' ``PartialItemFailureResponse`` shape)
 from its own set of unfinished messages, checked against the batch before it is returned.
 A message is reported done only when every update it carried is durably in the table (or
-superseded there), or in the DLQ, or deferred.
+superseded there), or in the DLQ, or deferred. A message handed back comes back on a backoff
+(``writer.returns``). Every call to SQS after the writes is made only while the invocation has time
+for it (``settings.sqs_call_reserve_ms``), so the invocation never outlives its Lambda timeout.
 """
 
 from __future__ import annotations
 
 import functools
+import random
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,29 +25,16 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from contract.updates import (
-    InvalidBody,
-    LocationUpdate,
-    Rejected,
-    StatusUpdate,
-    encode_update,
-    format_timestamp,
-    parse_body,
-)
+from contract.envelope import encode_envelope
+from contract.updates import Rejected, encode_update, format_timestamp
 from writer.coalesce import PlannedWrite, Tagged, WritePlan, plan
-from writer.defer import (
-    DEFERRALS_ATTRIBUTE,
-    STALLED_ATTRIBUTE,
-    DeferError,
-    Deferrals,
-    Delivery,
-    should_defer,
-    split,
-)
+from writer.defer import MAX_STALLED, DeferError, Deferrals, Delivery, Step, next_step, split
 from writer.dlq import DeadLetterError, DeadLetters
+from writer.intake import Unreadable, delivery, read_body
 from writer.observability import logger
 from writer.pacing import Pacer
 from writer.ratelimit import Clock
+from writer.returns import Return, Returns, return_delay
 from writer.settings import WriterSettings
 from writer.table import Outcome, TableUnavailable, TableWriter, chunks
 
@@ -61,9 +51,11 @@ class WriterDeps:
     dynamodb: Any
     dead_letters: DeadLetters
     deferrals: Deferrals
+    returns: Returns
     pacer: Pacer
     executor: ThreadPoolExecutor
     wall_clock: Clock = time.time
+    rng: random.Random = field(default_factory=random.Random)
 
 
 @dataclass(slots=True)
@@ -79,10 +71,13 @@ class BatchReport:
     not_written: int = 0
     writes_saved: int = 0
     failed_messages: int = 0
+    returned_updates: int = 0  # valid updates of the messages handed back to SQS
     permanent_errors: int = 0
     rejected_writes: int = 0
     deferred_messages: int = 0
     deferred_updates: int = 0
+    given_up_updates: int = 0
+    out_of_time: int = 0  # SQS calls skipped because the invocation had no time left for them
     budget_share: float = 0.0
     stats: dict[str, float] = field(default_factory=dict)
 
@@ -98,6 +93,7 @@ class CoalescingBatchProcessor:
         self._blocked: set[str] = set()  # messages whose writes hit an unavailable table: no deferral
         self._winners: dict[tuple[str, str], str] = {}  # key -> revision of the update written under it
         self._context: Any = None
+        self._receipts: dict[str, tuple[str, int]] = {}  # message id -> (receipt handle, receive count)
 
     def run(self, records: list[dict[str, Any]], context: Any) -> PartialItemFailureResponse:
         """Process ``records`` and return the checked ``batchItemFailures`` response."""
@@ -114,10 +110,12 @@ class CoalescingBatchProcessor:
         self.report.updates = work.received
         self.report.writes_saved = work.writes_saved
         outcomes = self._write(work, {r.message_id: i for i, r in enumerate(records)})
-        for delivery in deliveries:
-            if not self._settle(delivery, outcomes):
-                failed.add(delivery.message_id)
+        for message in deliveries:
+            if not self._settle(message, outcomes):
+                failed.add(message.message_id)
         self.report.failed_messages = len(failed)
+        self.report.returned_updates = sum(len(d.updates) for d in deliveries if d.message_id in failed)
+        self._back_off(failed)
         return failed
 
     def response(self) -> PartialItemFailureResponse:
@@ -132,12 +130,13 @@ class CoalescingBatchProcessor:
         letters = self.deps.dead_letters
         for record in records:
             message_id = record.message_id
-            try:
-                parsed = parse_body(record.body)
-            except InvalidBody as error:
+            arrived = delivery(record, [])
+            self._receipts[message_id] = (record.receipt_handle, arrived.receive_count)
+            parsed = read_body(record.body, **self._limits())
+            if isinstance(parsed, Unreadable):
                 self.report.invalid_messages += 1
-                logger.warning("invalid message dead-lettered", message_id=message_id, reason=str(error))
-                if not _dead_letter(message_id, functools.partial(letters.send_body, record.body, str(error))):
+                logger.warning("invalid message dead-lettered", message_id=message_id, reason=parsed.reason)
+                if not self._dead_letter(message_id, functools.partial(letters.send_body, record.body, parsed.reason)):
                     failed.add(message_id)
                 continue
             if parsed.rejected:
@@ -148,9 +147,10 @@ class CoalescingBatchProcessor:
                     rejected=len(parsed.rejected),
                     reasons=[r.reason for r in parsed.rejected[:5]],
                 )
-                if not _dead_letter(message_id, functools.partial(letters.send_rejected, parsed.rejected)):
+                send = functools.partial(letters.send_rejected, parsed.rejected, original_body=record.body)
+                if not self._dead_letter(message_id, send):
                     failed.add(message_id)
-            deliveries.append(_delivery(record, parsed.updates))
+            deliveries.append(delivery(record, parsed.updates))
         return deliveries, failed
 
     def _write(self, work: WritePlan, order: dict[str, int]) -> dict[tuple[str, str], Outcome]:
@@ -199,35 +199,105 @@ class CoalescingBatchProcessor:
             self.report.stale += 1
         elif outcome is Outcome.REJECTED:
             self.report.rejected_writes += 1
+        elif outcome is Outcome.FAILED:
+            self.report.permanent_errors += 1
+            self.report.not_written += 1
         else:
             self.report.not_written += 1
         return outcome
 
-    def _settle(self, delivery: Delivery, outcomes: dict[tuple[str, str], Outcome]) -> bool:
+    def _settle(self, message: Delivery, outcomes: dict[tuple[str, str], Outcome]) -> bool:
         """True when every update of the message is in the table, the DLQ, or a deferred remainder."""
         deps = self.deps
-        message_id = delivery.message_id
-        rejected, left = split(delivery, outcomes, self._winners)
-        if rejected:
+        message_id = message.message_id
+        found = split(message, outcomes, self._winners)
+        if found.rejected:
             reason = "DynamoDB rejected the write (ValidationException)"
-            unwritable = [Rejected(i, encode_update(u), reason) for i, u in enumerate(rejected)]
-            if not _dead_letter(message_id, functools.partial(deps.dead_letters.send_rejected, unwritable)):
+            if not self._dead_letter_updates(message, found.rejected, reason):
                 return False
-            self.report.rejected_updates += len(rejected)
-        if not left:
+        if message_id in self._blocked:
+            return not found.left
+        step = next_step(message, found.left, found.failing, deps.settings.max_receive_count)
+        if step is Step.DONE:
             return True
-        if message_id in self._blocked or not should_defer(delivery, left, deps.settings.max_receive_count):
+        if step is Step.RETURN:
+            return False
+        if step is Step.GIVE_UP:
+            reason = (
+                f"writes failed with server or connection errors on {MAX_STALLED} rounds of "
+                f"{deps.settings.max_receive_count} deliveries; the update itself is valid (redrive it)"
+            )
+            given_up = self._dead_letter_updates(message, found.left, reason)
+            self.report.given_up_updates += len(found.left) if given_up else 0
+            return given_up
+        return self._defer(message, found.left, found.failing)
+
+    def _defer(self, message: Delivery, left: list[Any], failing: bool) -> bool:
+        if not self._has_time():
             return False
         try:
-            deps.deferrals.send(delivery, left)
+            self.deps.deferrals.send(message, left, failing=failing)
         except DeferError as error:
             logger.error(
-                "remainder not deferred; the message stays in the queue", message_id=message_id, error=str(error)
+                "remainder not deferred; the message stays in the queue",
+                message_id=message.message_id,
+                error=str(error),
             )
             return False
         self.report.deferred_messages += 1
         self.report.deferred_updates += len(left)
-        logger.info("remainder deferred", message_id=message_id, updates=len(left), of=len(delivery.updates))
+        logger.info("remainder deferred", message_id=message.message_id, updates=len(left), of=len(message.updates))
+        return True
+
+    def _dead_letter_updates(self, message: Delivery, updates: list[Any], reason: str) -> bool:
+        unwritable = [Rejected(i, encode_update(u), reason) for i, u in enumerate(updates)]
+        body = encode_envelope(encode_update(u) for u in message.updates)
+        send = functools.partial(self.deps.dead_letters.send_rejected, unwritable, original_body=body)
+        if not self._dead_letter(message.message_id, send):
+            return False
+        self.report.rejected_updates += len(updates)
+        return True
+
+    def _back_off(self, failed: set[str]) -> None:
+        """Returned messages come back on a backoff growing with their receive count; messages the table
+        cannot take at all (``_blocked``) wait the longest, so an operator has time to fix the table."""
+        settings = self.deps.settings
+        returns = []
+        for message_id in sorted(failed):
+            handle, receive_count = self._receipts[message_id]
+            cap = settings.return_backoff_cap_seconds
+            seconds = (
+                int(cap)
+                if message_id in self._blocked
+                else return_delay(receive_count, self.deps.rng, settings.return_backoff_base_seconds, cap)
+            )
+            returns.append(Return(message_id, handle, seconds))
+        if returns and self._has_time():
+            self.deps.returns.back_off(returns)
+
+    def _limits(self) -> dict[str, Any]:
+        """The contract's optional bounds this deployment sets (none by default)."""
+        bound = self.deps.settings.max_future_seconds
+        if bound is None:
+            return {}
+        return {"max_future_seconds": bound, "now": datetime.fromtimestamp(self.deps.wall_clock(), UTC)}
+
+    def _has_time(self) -> bool:
+        """Whether one more SQS call fits before the Lambda timeout (its timeouts are bounded to fit)."""
+        if self._context.get_remaining_time_in_millis() > self.deps.settings.sqs_call_reserve_ms:
+            return True
+        self.report.out_of_time += 1
+        return False
+
+    def _dead_letter(self, message_id: str, send: Callable[[str], None]) -> bool:
+        """Send to the DLQ; False (the message stays in the queue) if the DLQ did not take it or no time is left."""
+        if not self._has_time():
+            return False
+        try:
+            send(message_id)
+        except DeadLetterError as error:
+            logger.error("DLQ refused a message; it stays in the queue", message_id=message_id, error=str(error))
+            return False
         return True
 
     def _guarded_state(self, writer: TableWriter, write: PlannedWrite) -> list[Outcome]:
@@ -272,32 +342,3 @@ class CoalescingBatchProcessor:
         if len(unique) != len(reported) or unique != self.failed or not unique <= batch_ids:
             raise InvalidResponse(f"response lists {len(reported)} failures, expected {len(self.failed)}")
         return response
-
-
-def _dead_letter(message_id: str, send: Callable[[str], None]) -> bool:
-    """Send to the DLQ; False (the message stays in the queue) if the DLQ did not take it."""
-    try:
-        send(message_id)
-    except DeadLetterError as error:
-        logger.error("DLQ refused a message; it stays in the queue", message_id=message_id, error=str(error))
-        return False
-    return True
-
-
-def _delivery(record: SQSRecord, updates: list[StatusUpdate | LocationUpdate]) -> Delivery:
-    # Lambda's shape: {"stringValue": "1", "dataType": "Number", ...}; read raw, a bad value counts as 0
-    # (and events built by hand may lack attributes Lambda always sends: read raw, default to a first delivery)
-    attributes = record.raw_event.get("messageAttributes") or {}
-
-    def number(name: str, default: int) -> int:
-        text = str((attributes.get(name) or {}).get("stringValue") or default)
-        return int(text) if text.isdigit() else default
-
-    received = str((record.raw_event.get("attributes") or {}).get("ApproximateReceiveCount") or "1")
-    return Delivery(
-        message_id=record.message_id,
-        updates=updates,
-        receive_count=int(received) if received.isdigit() else 1,
-        deferrals=number(DEFERRALS_ATTRIBUTE, 0),
-        stalled=number(STALLED_ATTRIBUTE, 0),
-    )

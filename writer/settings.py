@@ -35,8 +35,19 @@ class WriterSettings(BaseSettings):
     # invocations is not budget lost for good. DynamoDB's own burst credit absorbs it.
     write_burst_seconds: float = Field(default=0.2, ge=0, le=5)
     track_retention_days: int = Field(default=30, ge=1)
-    # Stop spending budget this long before the Lambda deadline and hand the rest back.
-    deadline_margin_ms: int = Field(default=3000, ge=0)
+    # How far ahead of now an observed_at may be (seconds); None: no bound (replays of a future date work).
+    # The deployed stages set it (zappa_settings.json), the same variable as the API's.
+    max_future_seconds: float | None = Field(default=None, gt=0)
+    # Stop spending budget this long before the Lambda deadline and hand the rest back: room for a
+    # DynamoDB request in flight and the SQS calls after the writes (deferrals, dead letters, backoffs).
+    deadline_margin_ms: int = Field(default=4000, ge=0)
+    # An SQS call is made only while at least this much time is left; the writer's SQS client times out
+    # well within it (SQS_TIMEOUTS in writer.handler), so no call outlives the invocation.
+    sqs_call_reserve_ms: int = Field(default=3100, ge=0)
+    # A message handed back is invisible for a jittered backoff: between half and all of
+    # min(cap, base x 2^(receive count - 1)) seconds. Keep the cap at or under the queue's visibility timeout.
+    return_backoff_base_seconds: float = Field(default=2.0, gt=0)
+    return_backoff_cap_seconds: float = Field(default=300.0, ge=1, le=43_200)
     write_threads: int = Field(default=8, ge=1, le=64)
     max_attempts: int = Field(default=8, ge=1)
     # The queue's redrive maxReceiveCount: a message's last delivery before the DLQ is deferred, not

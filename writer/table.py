@@ -8,6 +8,7 @@ as not written, never dropped: its messages go back to SQS.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,12 +29,18 @@ INPUT_ERROR_CODES = frozenset({"ValidationException", "SerializationException"})
 # The table cannot be written at all (missing, no permission): a deployment problem, not the input's.
 # The messages fail whole, the writer-errors alarm fires, and SQS redrive keeps them safe in the DLQ.
 CONFIG_ERROR_CODES = frozenset({"ResourceNotFoundException", "AccessDeniedException"})
+# A ValidationException about the keys means the table's key schema is not the contract's: every item
+# would be refused alike, so it is the table's fault, not the update's (our items always carry both keys
+# as strings). "Missing the key pk in the item", "Type mismatch for key sk", "The provided key element
+# does not match the schema".
+_KEY_SCHEMA_PROBLEM = re.compile(r"\bkey\b|\bschema\b", re.IGNORECASE)
 
 
 class Outcome(Enum):
     WRITTEN = "written"
     STALE = "stale"  # the table already holds a newer (or the same) observation
-    NOT_WRITTEN = "not_written"  # retries or the deadline ran out: the messages come back
+    NOT_WRITTEN = "not_written"  # throttled or out of budget before the deadline: a delay, the messages come back
+    FAILED = "failed"  # the last attempt failed with a server or connection error: may not get better
     REJECTED = "rejected"  # DynamoDB refused this item (INPUT_ERROR_CODES): dead-letter the update
 
 
@@ -116,20 +123,18 @@ class TableWriter:
                 self._client.put_item(**request)
                 return Outcome.WRITTEN
             except ClientError as error:
-                code = error.response.get("Error", {}).get("Code", "")
+                code = _error_code(error)
                 if code == "ConditionalCheckFailedException":
                     return Outcome.STALE
                 if code in INPUT_ERROR_CODES:
                     return Outcome.REJECTED
-                if code in CONFIG_ERROR_CODES:
-                    raise TableUnavailable(code) from error
                 throttled = code in THROTTLE_CODES
                 if throttled:
                     self._refund(write_units(item))
             except BotoCoreError:
                 pass  # connection trouble: retried like a 5xx
             if attempt == self._max_attempts - 1 or not self._back_off(attempt, throttled):
-                return Outcome.NOT_WRITTEN
+                return Outcome.NOT_WRITTEN if throttled else Outcome.FAILED
         return Outcome.NOT_WRITTEN
 
     def write_tracks(self, chunk: Sequence[PlannedWrite]) -> list[Outcome]:
@@ -146,7 +151,7 @@ class TableWriter:
             if not self._take(sum(write_units(item) for item in pending.values())):
                 return outcomes
             try:
-                unprocessed = self._batch_put(pending)
+                unprocessed, throttled = self._batch_put(pending)
                 self._refund(sum(write_units(item) for item in unprocessed.values()))
             except _ItemsRejected:
                 return self._isolate(chunk, pending, outcomes)
@@ -154,7 +159,9 @@ class TableWriter:
                 outcomes[index] = Outcome.WRITTEN
             pending = unprocessed
             last = attempt == self._max_attempts - 1
-            if not pending or last or not self._back_off(attempt, throttled=True):
+            if not pending or last or not self._back_off(attempt, throttled):
+                for index in pending if not throttled else ():
+                    outcomes[index] = Outcome.FAILED
                 return outcomes
         return outcomes
 
@@ -166,8 +173,9 @@ class TableWriter:
             outcomes[index] = Outcome.REJECTED if len(pending) == 1 else self.write_tracks([chunk[index]])[0]
         return outcomes
 
-    def _batch_put(self, pending: dict[int, Item]) -> dict[int, Item]:
-        """Send ``pending``; return the subset DynamoDB did not process (all of it on an error)."""
+    def _batch_put(self, pending: dict[int, Item]) -> tuple[dict[int, Item], bool]:
+        """Send ``pending``; return the subset DynamoDB did not process (all of it on an error), and
+        whether that was throttling (``UnprocessedItems`` or a throttle code) rather than a failure."""
         by_key = {(i["child_id"]["S"], i["sk"]["S"]): index for index, i in pending.items()}
         try:
             response = self._client.batch_write_item(
@@ -175,21 +183,19 @@ class TableWriter:
                 ReturnConsumedCapacity="TOTAL",
             )
         except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
+            code = _error_code(error)
             if code in INPUT_ERROR_CODES:
                 raise _ItemsRejected(code) from error
-            if code in CONFIG_ERROR_CODES:
-                raise TableUnavailable(code) from error
-            return pending
+            return pending, code in THROTTLE_CODES
         except BotoCoreError:
-            return pending
+            return pending, False
         left = response.get("UnprocessedItems", {}).get(self._table, [])
         unprocessed = {}
         for request in left:
             item = request["PutRequest"]["Item"]
             index = by_key[(item["child_id"]["S"], item["sk"]["S"])]
             unprocessed[index] = pending[index]
-        return unprocessed
+        return unprocessed, True
 
     def _refund(self, units: int) -> None:
         if units:
@@ -213,6 +219,17 @@ class TableWriter:
             self._pacer.on_throttle()
             self.stats.add(throttle_retries=1)
         return self._pacer.back_off(attempt, self._deadline)
+
+
+def _error_code(error: ClientError) -> str:
+    """DynamoDB's error code; raises ``TableUnavailable`` when the table itself is the problem."""
+    details = error.response.get("Error", {})
+    code = str(details.get("Code", ""))
+    if code in CONFIG_ERROR_CODES:
+        raise TableUnavailable(code) from error
+    if code in INPUT_ERROR_CODES and _KEY_SCHEMA_PROBLEM.search(str(details.get("Message", ""))):
+        raise TableUnavailable(f"{code}: the table's key schema is not child_id (S) + sk (S)") from error
+    return code
 
 
 def chunks(writes: Sequence[PlannedWrite], size: int = BATCH_WRITE_LIMIT) -> list[Sequence[PlannedWrite]]:

@@ -19,6 +19,7 @@ def series_for_chart(
     enqueued: dict[int, int],
     meter: Sequence[dict[str, int]],
     queue_depth: dict[int, int],
+    backlog_updates: dict[int, int | None] | None = None,
 ) -> dict[str, list[Any]]:
     """Align everything on seconds since ``start`` (epoch seconds in, relative seconds out)."""
     units = {s["second"]: s["units"] for s in meter}
@@ -30,6 +31,7 @@ def series_for_chart(
         "units": [units.get(s, 0) for s in seconds],
         "throttled": [throttled.get(s, 0) for s in seconds],
         "queue": [queue_depth.get(s) for s in seconds],
+        "backlog": [(backlog_updates or {}).get(s) for s in seconds],
     }
 
 
@@ -43,15 +45,19 @@ def _panel(axis: Any, title: str, data: dict[str, list[Any]], capacity: float) -
     axis.set_ylabel("per second")
     axis.set_xlabel("seconds")
     axis.grid(alpha=0.3)
-    depth = [(t, q) for t, q in zip(data["t"], data["queue"], strict=True) if q is not None]
+    # The backlog in updates (what is left to write); in messages only when the writers' counts are unknown:
+    # deferral splits messages, so a message count can rise after the spike has ended.
+    backlog = [(t, q) for t, q in zip(data["t"], data.get("backlog", []), strict=False) if q is not None]
+    depth = backlog or [(t, q) for t, q in zip(data["t"], data["queue"], strict=True) if q is not None]
+    unit = "updates" if backlog else "messages"
     lines, labels = axis.get_legend_handles_labels()
     if depth:
         right = axis.twinx()
         right.fill_between([t for t, _ in depth], [q for _, q in depth], color="#f0883e", alpha=0.25, step="post")
-        right.set_ylabel("queue depth (messages)", color="#bc4c00")
+        right.set_ylabel(f"backlog ({unit})", color="#bc4c00")
         right.set_ylim(bottom=0)
         lines.append(Rectangle((0, 0), 1, 1, color="#f0883e", alpha=0.25))
-        labels.append("queue depth (messages)")
+        labels.append(f"backlog in the queue ({unit})")
     axis.legend(lines, labels, loc="upper right", fontsize=8)
 
 

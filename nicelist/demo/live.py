@@ -82,8 +82,9 @@ class LiveView:
         ]
         sample = self._monitor.timeline.latest() if self._monitor else None
         if sample is not None:
+            backlog = "unknown" if sample.backlog_updates is None else f"{sample.backlog_updates:,} updates"
             rows += [
-                ("queue", f"{sample.queued:,} msgs ({sample.in_flight} in flight)"),
+                ("backlog", f"{backlog} in {sample.queued:,} msgs ({sample.in_flight} in flight)"),
                 ("backlog age", f"{sample.backlog_age:.0f}s"),
                 ("dlq", f"{sample.dlq}"),
             ]

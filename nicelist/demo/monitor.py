@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import urllib3
@@ -18,6 +20,7 @@ class Sample:
     in_flight: int
     dlq: int
     backlog_age: float  # seconds since the queue was last empty (an upper bound on the oldest message's age)
+    backlog_updates: int | None = None  # updates accepted and not yet settled by a writer (None: unknown)
 
 
 @dataclass(slots=True)
@@ -43,7 +46,7 @@ class MeterReader:
         self._http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(5))
 
     def table_stats(self, last_seconds: int = 3600) -> dict[str, Any]:
-        response = self._http.request("GET", self._url, fields={"last_seconds": str(last_seconds)})
+        response = self._http.request("GET", self._url, fields={"seconds": str(last_seconds)})
         stats = json.loads(response.data)
         tables: dict[str, Any] = stats.get("tables", {})
         return dict(tables.get(self._table, {}))
@@ -53,10 +56,64 @@ class MeterReader:
         return float(value) if value is not None else None
 
 
+class WriterProgress:
+    """Updates the writers have settled, read from their "batch done" log lines as they are appended.
+
+    Counting messages misleads: deferral turns one message into several, so a message backlog can
+    grow after the spike has ended. An update is settled when its batch wrote it, found it stale or
+    dead-lettered it: ``updates - deferred - returned_updates`` of each batch (a deferred or returned
+    update is delivered again and counted then).
+    """
+
+    def __init__(self, log_path: Path | None) -> None:
+        self._path = log_path
+        self._offset = log_path.stat().st_size if log_path is not None and log_path.exists() else 0
+        self._partial = b""
+        self.settled = 0
+
+    def read(self) -> int | None:
+        if self._path is None or not self._path.exists():
+            return None
+        with self._path.open("rb") as log:
+            log.seek(self._offset)
+            data = self._partial + log.read()
+            self._offset = log.tell()
+        *lines, self._partial = data.split(b"\n")
+        for line in lines:
+            self.settled += settled_in(line)
+        return self.settled
+
+
+def settled_in(line: bytes) -> int:
+    """The updates one log line says a batch settled (0 for any other line)."""
+    if b'"batch done"' not in line:
+        return 0
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return 0
+    if not isinstance(entry, dict) or entry.get("message") != "batch done":
+        return 0
+    counts = [entry.get(key, 0) for key in ("updates", "deferred", "returned_updates")]
+    if not all(isinstance(c, int) for c in counts):
+        return 0
+    return int(counts[0] - counts[1] - counts[2])
+
+
 class Monitor:
     """A background thread sampling SQS once a second into a ``Timeline``."""
 
-    def __init__(self, sqs: Any, queue_url: str, dlq_url: str, interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        sqs: Any,
+        queue_url: str,
+        dlq_url: str,
+        interval: float = 1.0,
+        accepted: Callable[[], int] | None = None,
+        progress: WriterProgress | None = None,
+    ) -> None:
+        self._accepted = accepted
+        self._progress = progress
         self._sqs = sqs
         self._queue_url = queue_url
         self._dlq_url = dlq_url
@@ -86,7 +143,11 @@ class Monitor:
         now = time.time()
         if visible + in_flight == 0:
             self._empty_since = now
-        return Sample(int(now), visible + in_flight, in_flight, dlq, round(now - self._empty_since, 1))
+        backlog = None
+        settled = self._progress.read() if self._progress is not None else None
+        if settled is not None and self._accepted is not None:
+            backlog = max(0, self._accepted() - settled)
+        return Sample(int(now), visible + in_flight, in_flight, dlq, round(now - self._empty_since, 1), backlog)
 
     def _attributes(self, url: str) -> dict[str, str]:
         response = self._sqs.get_queue_attributes(

@@ -15,7 +15,7 @@ from contract.updates import parse_body
 from nicelist.demo.direct import THREADS as DIRECT_THREADS
 from nicelist.demo.direct import DirectSender
 from nicelist.demo.live import LiveView
-from nicelist.demo.monitor import MeterReader, Monitor
+from nicelist.demo.monitor import MeterReader, Monitor, WriterProgress
 from nicelist.demo.report import DemoReport, rate_figures
 from nicelist.demo.sender import ApiSender, SendCounts
 from nicelist.demo.verify import Expected, compare, scan_table
@@ -58,18 +58,30 @@ def run_buffered(stack: LocalStack, options: DemoOptions) -> tuple[DemoReport, R
     config, provisioned = stack.config, stack.provisioned
     phases, updates = plan(options, config.capacity)
     sqs = stack.client("sqs")
-    monitor = Monitor(sqs, provisioned.queue_url, provisioned.dlq_url)
-    monitor.start()
     sender = ApiSender(stack.api_url, config.api_key)
+    injected = [0]  # valid updates inside the injected malformed envelopes, once sent
+    log_path = stack.runtime.config.log_path if stack.runtime is not None else None
+    monitor = Monitor(
+        sqs,
+        provisioned.queue_url,
+        provisioned.dlq_url,
+        accepted=lambda: sender.counts.accepted + injected[0],
+        progress=WriterProgress(log_path),
+    )
+    monitor.start()
     run = Run(phases, updates, sender.counts, time.time(), int(time.time() + phases[0].seconds))
     meter = MeterReader(stack.dynamodb_url, provisioned.table_name)
     view = LiveView(phases, meter, monitor, run.counts, config.capacity, enabled=options.live)
     stop = threading.Event()
     with view:
         sending = threading.Thread(target=sender.run, args=(phases, updates, stop), name="sender")
-        sending.start()
-        _inject_malformed(sqs, provisioned.queue_url, delay=phases[0].seconds, stop=stop)
-        sending.join()
+        injecting = threading.Thread(
+            target=_inject_malformed,
+            args=(sqs, provisioned.queue_url, phases[0].seconds, stop, injected),
+            name="inject",
+        )
+        # the view refreshes while the spike is sent, not only while it drains
+        watch([sending, injecting], view.refresh, options.drain_timeout)
         _wait(lambda: monitor.drained() and _dlq_settled(monitor), options.drain_timeout, view.refresh)
     run.finished = time.time()
     monitor.stop()
@@ -91,8 +103,7 @@ def run_direct(stack: LocalStack, options: DemoOptions, table: str) -> tuple[Dem
     view = LiveView(phases, meter, None, run.counts, stack.config.capacity, enabled=options.live)
     with view:
         sending = threading.Thread(target=sender.run, args=(phases, updates), name="direct")
-        sending.start()
-        _wait(lambda: not sending.is_alive(), options.drain_timeout, view.refresh)
+        watch([sending], view.refresh, options.drain_timeout)
     run.finished = time.time()
     expected = Expected()
     expected.extend(sender.counts.accepted_updates)
@@ -131,12 +142,13 @@ def _report(
     return report
 
 
-def _inject_malformed(sqs: Any, queue_url: str, delay: float, stop: threading.Event) -> None:
+def _inject_malformed(sqs: Any, queue_url: str, delay: float, stop: threading.Event, injected: list[int]) -> None:
     """What a careless producer sends with ``aws sqs send-message``: the writer must dead-letter it."""
     if stop.wait(delay):
         return
     for body in MALFORMED_MESSAGES:
         sqs.send_message(QueueUrl=queue_url, MessageBody=body)
+        injected[0] += len(_valid_part(body))
 
 
 def _valid_part(body: str) -> list[Any]:
@@ -151,13 +163,22 @@ def _dlq_settled(monitor: Monitor) -> bool:
     return latest is not None and latest.dlq >= len(MALFORMED_MESSAGES)
 
 
-def _wait(done: Callable[[], bool], timeout: float, tick: Callable[[], None]) -> None:
+def _wait(done: Callable[[], bool], timeout: float, tick: Callable[[], None], interval: float = 1.0) -> None:
     deadline = time.monotonic() + timeout
     while not done():
         if time.monotonic() > deadline:
             raise TimeoutError(f"the queue did not drain within {timeout:.0f}s")
         tick()
-        time.sleep(1.0)
+        time.sleep(interval)
+
+
+def watch(threads: list[threading.Thread], tick: Callable[[], None], timeout: float, interval: float = 1.0) -> None:
+    """Start ``threads`` and call ``tick`` about every ``interval`` seconds until they have all ended."""
+    for thread in threads:
+        thread.start()
+    _wait(lambda: not any(t.is_alive() for t in threads), timeout, tick, interval)
+    for thread in threads:
+        thread.join()
 
 
 def chart_path(run_dir: Path, name: str) -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import boto3
@@ -18,7 +19,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from contract.updates import parse_body
+from contract.updates import InvalidBody, parse_body
 from producers.api import create_app
 from producers.settings import ProducerSettings
 
@@ -31,7 +32,7 @@ json_values = st.recursive(
     max_leaves=12,
 )
 child_ids = st.from_regex(r"\A[A-Za-z0-9_.-]{1,64}\Z") | st.text(max_size=70)
-timestamps = st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()) | st.text(max_size=30)
+timestamps = st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()) | st.text(max_size=30)  # often wrong
 numbers = st.floats(allow_nan=False) | st.integers(-1000, 1000) | st.text(max_size=5) | st.booleans()
 
 
@@ -57,7 +58,15 @@ def near_updates(draw: st.DrawFn) -> dict[str, Any]:
 
 
 valid_ids = st.from_regex(r"\A[A-Za-z0-9_.-]{1,64}\Z")
-valid_times = st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat())
+# RFC 3339 spellings: whole-minute offsets (isoformat writes LMT's seconds, which RFC 3339 has not),
+# fractions of 0 to 6 digits, "Z" or a numeric offset, inside the years UTC can represent either way.
+minute_offsets = st.integers(-(23 * 60 + 59), 23 * 60 + 59).map(lambda m: timezone(timedelta(minutes=m)))
+valid_times = st.builds(
+    lambda moment, timespec, zulu: moment.isoformat(timespec=timespec).replace("+00:00", "Z" if zulu else "+00:00"),
+    st.datetimes(datetime(2, 1, 1), datetime(9998, 12, 31), timezones=minute_offsets),
+    st.sampled_from(["seconds", "milliseconds", "microseconds"]),
+    st.booleans(),
+)
 valid_updates = st.one_of(
     st.fixed_dictionaries(
         {"kind": st.just("status"), "child_id": valid_ids, "observed_at": valid_times,
@@ -139,3 +148,45 @@ def test_without_the_key_nothing_is_queued(world: tuple[FlaskClient, Any, str], 
 
     assert response.status_code == 401
     assert drain(sqs, url) == []
+
+
+# One update object written out pair by pair, so a key may repeat (with another value), and a
+# value may be what only a lenient reader takes: NaN, 1e400, deep nesting, long digit runs.
+field_values = st.sampled_from(["NaN", "1e400", "-Infinity", '"\\ud800"', "[" * 50 + "]" * 50, "9" * 5000]) | st.one_of(
+    st.sampled_from(["status", "location", "nice", "naughty", "c-000001", "2026-12-23T18:04:05Z"]),
+    valid_times,
+    st.floats(-180, 180),
+    json_scalars,
+).map(json.dumps)
+
+
+@st.composite
+def update_texts(draw: st.DrawFn) -> str:
+    base = draw(valid_updates)
+    pairs = [(json.dumps(k), json.dumps(v)) for k, v in base.items()]
+    for _ in range(draw(st.integers(0, 2))):
+        name = draw(st.sampled_from(sorted(base)) | st.text(max_size=4))
+        pairs.insert(draw(st.integers(0, len(pairs))), (json.dumps(name), draw(field_values)))
+    return "{" + ",".join(f"{k}:{v}" for k, v in pairs) + "}"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=update_texts())
+def test_the_api_and_the_writer_read_one_update_alike(world: tuple[FlaskClient, Any, str], text: str) -> None:
+    """GIVEN one update as text, WHEN the API takes it and the writer parses it, THEN both see the same."""
+    client, sqs, url = world
+
+    response = client.post(
+        "/v1/updates", data=text.encode(), headers={"x-api-key": KEY}, content_type="application/json"
+    )
+    queued = drain(sqs, url)
+    try:
+        parsed: Any = parse_body(text)
+    except InvalidBody:
+        parsed = None
+
+    event(f"status {response.status_code}")
+    writer_takes_it = parsed is not None and not parsed.packed and len(parsed.updates) == 1
+    assert (response.status_code == 202) == writer_takes_it, response.get_json()
+    if writer_takes_it:
+        assert queued == parsed.updates

@@ -2,8 +2,9 @@
 
 Whatever the generated request (valid by the schema or not), the API must not answer 5xx,
 must answer only documented status codes, and its bodies must match the documented schemas.
-Schema-valid data may still be refused with 422 (the schema cannot say "timestamp with a
-timezone"), so ``positive_data_acceptance`` is not among the checks.
+Schema-valid data may still be refused with 422 (the ``observed_at`` pattern cannot say "a day
+that exists in its month" or "representable in UTC"), so ``positive_data_acceptance`` is not
+among the checks.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ import json
 import logging
 import random
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -20,7 +21,7 @@ from botocore.stub import Stubber
 from flask.testing import FlaskClient
 from moto import mock_aws
 
-from contract.updates import parse_body
+from contract.updates import OBSERVED_AT_PATTERN, InvalidBody, parse_body
 from producers.api import create_app
 from producers.retry import RetryPolicy
 from producers.settings import ProducerSettings
@@ -142,6 +143,33 @@ def test_bad_json_is_400_and_enqueues_nothing(client: FlaskClient, sqs: Any, bod
     assert queued(sqs) == []
 
 
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"kind":"status","child_id":"c-1","status":"nice","status":"naughty","observed_at":"2026-12-23T18:04:05Z"}',
+         "duplicate key"),
+        (b'[{"kind":"status","kind":"location","child_id":"c-1","lat":1,"lon":1,"observed_at":"2026-12-23T18:04:05Z"}]',
+         "duplicate key"),
+        (b'{"kind":"status","child_id":"c-1","status":"nice","observed_at":"2026-12-23T18:04:05Z","reason":"\\ud800"}',
+         "surrogate"),
+        (b'{"kind":"location","child_id":"c-1","lat":1e400,"lon":0,"observed_at":"2026-12-23T18:04:05Z"}',
+         "out of range"),
+        (b"[" * 40 + b"]" * 40, "nested deeper"),
+        (b"[" + b"9" * 5000 + b"]", "digits"),
+    ],
+)  # fmt: skip
+def test_what_strict_json_refuses_is_400_as_the_writer_refuses_it(
+    client: FlaskClient, sqs: Any, body: bytes, reason: str
+) -> None:
+    response = client.post("/v1/updates", data=body, headers=HEADERS, content_type="application/json")
+
+    assert response.status_code == 400, response.get_json()
+    assert response.get_json()["error"] == "bad_json" and reason in response.get_json()["message"]
+    assert queued(sqs) == []
+    with pytest.raises(InvalidBody, match=reason):
+        parse_body(body.decode())
+
+
 def test_422_names_every_bad_item_and_enqueues_none_of_the_good_ones(client: FlaskClient, sqs: Any) -> None:
     body = [status(0), location(1, lat=123.456), status(2), {"kind": "status"}, status(4, colour="red"), 7]
 
@@ -185,6 +213,40 @@ def test_a_body_over_the_limit_is_413_by_content_length_and_by_bytes_read(sqs: A
     assert by_length.status_code == 413 and by_length.get_json()["error"] == "body_too_large"
     assert chunked.status_code == 413
     assert queued(sqs) == []
+
+
+def test_with_a_bound_an_update_too_far_ahead_is_422_on_observed_at_and_nothing_is_queued(sqs: Any) -> None:
+    client = make_client(sqs, max_future_seconds=3600)
+    now = datetime.now(UTC)
+    soon, later = (now + timedelta(minutes=30)).isoformat(), (now + timedelta(hours=2)).isoformat()
+
+    refused = client.post(
+        "/v1/updates", json=[status(1, observed_at=soon), status(2, observed_at=later)], headers=HEADERS
+    )
+    accepted = client.post("/v1/updates", json=status(3, observed_at=soon), headers=HEADERS)
+
+    assert refused.status_code == 422
+    [error] = refused.get_json()["errors"]
+    assert (error["index"], error["field"]) == (1, "observed_at")
+    assert "is more than 3600 s ahead of now" in error["message"]
+    assert accepted.status_code == 202
+    assert [u["child_id"] for u in queued(sqs)] == ["c-000003"]
+    description = client.get("/v1/openapi.json").get_json()["paths"]["/v1/updates"]["post"]["description"]
+    assert "more than 3600 s ahead" in description
+
+
+def test_without_a_bound_the_far_future_is_accepted(client: FlaskClient) -> None:
+    response = client.post("/v1/updates", json=status(observed_at="9999-12-31T23:59:59Z"), headers=HEADERS)
+    assert response.status_code == 202
+
+
+def test_the_bound_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert ProducerSettings().max_future_seconds is None
+    monkeypatch.setenv("NICELIST_MAX_FUTURE_SECONDS", "3600")
+    assert ProducerSettings().max_future_seconds == 3600.0
+    monkeypatch.setenv("NICELIST_MAX_FUTURE_SECONDS", "-1")
+    with pytest.raises(ValueError):
+        ProducerSettings()
 
 
 def stubbed_app(failures: int) -> tuple[FlaskClient, Stubber]:
@@ -277,11 +339,17 @@ def test_openapi_is_3_1_and_built_from_the_contract_models(client: FlaskClient) 
     schemas = document["components"]["schemas"]
     assert schemas["StatusUpdate"]["properties"]["reason"]["anyOf"][0]["maxLength"] == 280
     assert schemas["UpdateBatch"]["maxItems"] == 500
+    for name in ("StatusUpdate", "LocationUpdate"):  # the timestamp grammar is stated, not only "date-time"
+        observed_at = schemas[name]["properties"]["observed_at"]
+        assert observed_at["format"] == "date-time" and observed_at["pattern"] == OBSERVED_AT_PATTERN
+        for restriction in ("6 fractional", "leap second", "0001 to 9999"):
+            assert restriction in observed_at["description"]
     assert set(document["paths"]["/v1/updates"]["post"]["responses"]) == {
         "202",
         "400",
         "401",
         "413",
+        "415",
         "422",
         "503",
     }

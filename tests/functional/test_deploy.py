@@ -239,7 +239,11 @@ def test_policy_fills_partition_account_and_stage(region: str, partition: str, s
     assert writer["WriteTheTable"]["Resource"] == f"arn:{partition}:dynamodb:{region}:123456789012:table/nicelist-prod"
     assert writer["WriteTheTable"]["Action"] == ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"]
     api = {s["Sid"]: s for s in policies["api"]["policy"]["Statement"]}
-    assert api["Enqueue"]["Action"] == ["sqs:SendMessage", "sqs:GetQueueUrl"]
+    # the health check reads the queue's attributes; the writer defers remainders to its own queue
+    assert api["Enqueue"]["Action"] == ["sqs:SendMessage", "sqs:GetQueueUrl", "sqs:GetQueueAttributes"]
+    drain = writer["DrainTheQueueAndDeferRemainders"]
+    assert {"sqs:SendMessage", "sqs:ChangeMessageVisibility"} <= set(drain["Action"])
+    assert drain["Resource"].endswith(":nicelist-prod-updates")
     assert (
         api["DecryptApiKeysThroughSsmOnly"]["Condition"]["StringEquals"]["kms:ViaService"] == f"ssm.{region}.{suffix}"
     )

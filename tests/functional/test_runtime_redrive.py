@@ -16,6 +16,7 @@ from tests.handlers.stack import (
     drain,
     make_queue,
     queue_depth,
+    read_records,
     send,
     wait_until,
 )
@@ -35,6 +36,25 @@ def test_a_message_that_keeps_failing_is_redriven_to_the_dlq_unchanged(endpoint:
     assert stats.records_failed == 2
     assert stats.records_deleted == 1
     assert queue_depth(sqs, queue) == (0, 0)
+
+
+def test_a_returned_message_comes_back_when_its_changed_visibility_ends(
+    endpoint: str, sqs: Any, tmp_path: Path
+) -> None:
+    # GIVEN a queue whose visibility timeout is 30 s, and a handler that fails a message after asking SQS
+    # to show it again in 1 s (the writer's backoff)
+    queue, _ = make_queue(sqs, f"q-{uuid.uuid4().hex[:8]}", visibility=30)
+    send(sqs, queue, "backoff-once")
+    records = tmp_path / "r.jsonl"
+    settings = config(
+        endpoint, queue, records, maximum_concurrency=1, environment={"RECORD_PATH": str(records), "QUEUE_URL": queue}
+    )
+    # WHEN the runtime delivers it THEN it is delivered again within seconds, not after 30 s
+    with WriterRuntime(settings):
+        wait_until(lambda: len(read_records(records)) >= 2, timeout=10)
+    first, second = read_records(records)[:2]
+    assert second["receive_counts"] == [2]
+    assert second["started"] - first["started"] < 10
 
 
 def _throttle_run(endpoint: str, sqs: Any, tmp_path: Path, reserved: int, maximum: int) -> tuple[Any, int]:

@@ -22,7 +22,13 @@ def test_the_unwritten_remainder_is_deferred_and_written_on_its_next_delivery(st
     # GIVEN 3 messages of 10 status updates (30 write units) and a budget of 10 WCU/s
     time = FakeTime()
     # one write thread: the fake clock adds every sleeper's wait, so only sequential pacing is exact on it
-    settings = {"write_rate": 10.0, "write_burst_seconds": 0.0, "deadline_margin_ms": 3000, "write_threads": 1}
+    settings = {
+        "write_rate": 10.0,
+        "write_burst_seconds": 0.0,
+        "deadline_margin_ms": 3000,
+        "sqs_call_reserve_ms": 1000,  # 3 s are left after the writes: time for the SQS calls
+        "write_threads": 1,
+    }
     deps = on_fake_time(stage.deps(**settings), time)
     records = [
         sqs_record(envelope(*[status(f"{m}-{i}", AT.format(i)) for i in range(10)]), message_id=m)

@@ -383,7 +383,7 @@ def test_a_rejected_update_does_not_take_the_older_update_coalesced_with_it_to_t
     assert failures(response) == {"m-good"}
 
 
-def test_a_write_that_fails_for_good_reaches_the_dlq_after_a_few_last_chance_deferrals(
+def test_a_write_that_fails_for_good_reaches_the_dlq_with_its_reason_after_a_few_last_chance_deferrals(
     stage: Stage, time: FakeTime
 ) -> None:
     # GIVEN every PutItem failing with a 5xx, and a message on its last delivery before the DLQ
@@ -395,11 +395,15 @@ def test_a_write_that_fails_for_good_reaches_the_dlq_after_a_few_last_chance_def
         attributes = {"nicelist-stalled": str(stalled)} if stalled else None
         return {"Records": [sqs_record(body, message_id="m-1", receive_count=4, attributes=attributes)]}
 
-    # THEN it is deferred (throttling alone must not dead-letter it) while it has stalled fewer than 3 times
+    # THEN it is deferred while it has stalled fewer than 3 times
     assert failures(handle(last_delivery(0), lambda_context(), deps)) == set()
     assert failures(handle(last_delivery(2), lambda_context(), deps)) == set()
-    # AND after that it fails, so SQS redrive takes it to the DLQ instead of cycling forever
-    assert failures(handle(last_delivery(3), lambda_context(), deps)) == {"m-1"}
+    # AND after that the writer dead-letters it itself, with the reason, instead of cycling forever
+    # (or leaving it to SQS's redrive, which would carry no reason)
+    assert failures(handle(last_delivery(3), lambda_context(), deps)) == set()
+    [dead] = stage.dlq_messages()
+    assert "server or connection errors" in dead["MessageAttributes"]["nicelist-error"]["StringValue"]
+    assert [u["child_id"] for u in json.loads(dead["Body"])["updates"]] == ["c-1"]
     stalled = [
         m["MessageAttributes"]["nicelist-stalled"]["StringValue"]
         for m in stage.sqs.receive_message(

@@ -2,7 +2,9 @@
 
 Bodies: ``ok`` (or anything else), ``fail`` (always a batch item failure), ``fail-once`` (a failure on
 its first delivery), ``raise-once``, ``garbage-once`` (an invalid response), ``unknown-id-once``,
-``sleep-once`` (sleeps past any test timeout), ``crash-once`` (``os._exit``), ``sleep:<seconds>``.
+``sleep-once`` (sleeps past any test timeout), ``crash-once`` (``os._exit``), ``sleep:<seconds>``,
+``backoff-once`` (a failure on its first delivery after setting its own visibility to 1 s, as the
+writer does; the queue URL comes from ``QUEUE_URL``).
 "Once" means: only while ``ApproximateReceiveCount`` is 1. Records go, one JSON line per invocation,
 to the file named by ``RECORD_PATH``.
 """
@@ -63,7 +65,13 @@ def handler(event: dict[str, Any], context: Any) -> Any:
             time.sleep(60)
         if body.startswith("sleep:"):
             time.sleep(float(body.split(":", 1)[1]))
-        if body == "fail" or (body == "fail-once" and first):
+        if body == "backoff-once" and first:
+            import boto3  # noqa: PLC0415 - only this behaviour talks to SQS
+
+            boto3.client("sqs").change_message_visibility(
+                QueueUrl=os.environ["QUEUE_URL"], ReceiptHandle=record["receiptHandle"], VisibilityTimeout=1
+            )
+        if body == "fail" or (body in {"fail-once", "backoff-once"} and first):
             failures.append({"itemIdentifier": record["messageId"]})
     return {"batchItemFailures": failures}
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import EndpointConnectionError, NoCredentialsError, NoRegionError, ParamValidationError
 from botocore.stub import Stubber
 
 from producers import (
@@ -25,6 +26,7 @@ from producers import (
 )
 from producers.auth import ApiKeys, KeysUnavailable
 from producers.packing import Item, pack, to_item
+from producers.retry import is_retryable
 from tests.support.fakes import FakeClock
 
 STATUS = {"kind": "status", "child_id": "c-1", "status": "nice", "observed_at": "2026-12-23T18:04:05Z"}
@@ -150,7 +152,7 @@ class CountingTransport:
         self.sent: list[str] = []
         self.lock = threading.Lock()
 
-    def send(self, items: list[Item]) -> SendStats:
+    def send(self, items: list[Item], *, timeout: float | None = None) -> SendStats:
         with self.lock:
             self.sent += [item.update.child_id for item in items]
         return SendStats(updates=len(items), requests=1)
@@ -180,3 +182,10 @@ def test_add_after_close_is_refused() -> None:
     producer.close()
     with pytest.raises(ProducerClosed):
         producer.add(STATUS)
+
+
+def test_errors_of_the_callers_setup_are_refused_at_once_not_retried_to_the_deadline() -> None:
+    assert not is_retryable(NoCredentialsError())
+    assert not is_retryable(NoRegionError())
+    assert not is_retryable(ParamValidationError(report="QueueUrl missing"))
+    assert is_retryable(EndpointConnectionError(endpoint_url="http://127.0.0.1:1"))

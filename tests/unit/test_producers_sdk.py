@@ -169,7 +169,7 @@ class RecordingTransport:
         self.sent: list[list[str]] = []
         self.fail = fail
 
-    def send(self, items: Any) -> producers.SendStats:
+    def send(self, items: Any, *, timeout: float | None = None) -> producers.SendStats:
         if self.fail:
             raise SendFailed([i.update for i in items], ["down"])
         self.sent.append([i.update.child_id for i in items])
@@ -200,7 +200,8 @@ def test_a_failed_background_send_is_raised_to_the_next_caller_with_the_updates(
     with pytest.raises(SendFailed) as caught:
         producer.add(status(2))
 
-    assert [u.child_id for u in caught.value.unsent] == ["c-000001"]
+    # c-000002 was refused with it, so it is named too
+    assert [u.child_id for u in caught.value.unsent] == ["c-000001", "c-000002"]
 
 
 def test_on_failure_receives_failures_instead(clock: FakeClock) -> None:
@@ -239,3 +240,54 @@ def test_docstring_example_with_a_stubbed_queue(sqs: Any) -> None:
 def test_models_are_accepted_and_normalized(sqs: Any) -> None:
     item = to_item(to_item(status(1)).update)
     assert json.loads(item.text)["observed_at"] == "2026-12-23T18:04:05.000000Z"
+
+
+def test_an_add_refused_for_an_earlier_failure_names_its_own_update_unsent(clock: FakeClock) -> None:
+    # GIVEN a background send (poll) that failed and has not been raised to anyone yet
+    producer = Producer(RecordingTransport(fail=True), linger_seconds=0, clock=clock, background=False)
+    producer.add(status(1))
+    producer.poll()
+
+    # WHEN the next add() raises that failure instead of accepting its update
+    with pytest.raises(SendFailed) as caught:
+        producer.add(status(2))
+
+    # THEN the update it refused is named unsent too: spooling .unsent loses nothing
+    assert [u.child_id for u in caught.value.unsent] == ["c-000001", "c-000002"]
+    producer.close()  # nothing left behind: c-000002 was not buffered
+    assert producer.stats.updates == 0
+
+
+@pytest.mark.parametrize("entry", [False, True])
+def test_kms_throttling_is_retried_not_refused_at_once(clock: FakeClock, sqs: Any, entry: bool) -> None:
+    # GIVEN SQS answering KmsThrottled (the SQS code for a throttled KMS key), for the call or for an entry
+    transport = SqsTransport(sqs, QUEUE_URL, timing=timing(clock))
+    with Stubber(sqs) as stub:
+        if entry:
+            failed = {"Id": "0", "SenderFault": True, "Code": "KmsThrottled"}
+            stub.add_response("send_message_batch", {"Successful": [], "Failed": [failed]})
+        else:
+            stub.add_client_error("send_message_batch", "KmsThrottled", http_status_code=400)
+        stub.add_response("send_message_batch", ok(["0"]))
+
+        # WHEN the transport sends one update
+        stats = transport.send([to_item(status(1))])
+
+        # THEN it waited and tried again, and the second answer confirmed it
+        stub.assert_no_pending_responses()
+    assert stats.updates == 1 and stats.retries == 1 and len(clock.sleeps) == 1
+
+
+def test_a_timeout_shortens_the_retry_deadline(clock: FakeClock, sqs: Any) -> None:
+    # GIVEN SQS unavailable for good, and a policy that would retry for 10 s
+    transport = SqsTransport(sqs, QUEUE_URL, timing=timing(clock, deadline=10.0))
+    with Stubber(sqs) as stub:
+        for _ in range(100):
+            stub.add_client_error("send_message_batch", "ServiceUnavailable", http_status_code=503)
+
+        # WHEN the exit flush sends with what is left of its bound, 0.5 s
+        with pytest.raises(SendFailed, match="gave up") as caught:
+            transport.send([to_item(status(1))], timeout=0.5)
+
+    # THEN it gave up within 0.5 s and handed the update back
+    assert clock.now - 1000.0 <= 0.5 and len(caught.value.unsent) == 1

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from contract.updates import parse_update
-from writer.defer import MAX_BODY_BYTES, Delivery, _envelopes, remainder, should_defer
+from writer.defer import MAX_BODY_BYTES, MAX_STALLED, AnyUpdate, Delivery, Step, _envelopes, next_step, remainder
 from writer.table import Outcome
 
 STATUS = parse_update({"kind": "status", "child_id": "c-1", "status": "nice", "observed_at": "2026-12-23T18:00:00Z"})
@@ -31,18 +33,39 @@ def test_nothing_is_left_when_every_write_is_written_or_superseded() -> None:
     assert remainder(delivery(), done) == []
 
 
+def delivered(receive_count: int, stalled: int = 0) -> Delivery:
+    return Delivery("m-1", [STATUS, FIX], receive_count=receive_count, deferrals=0, stalled=stalled)
+
+
 @pytest.mark.parametrize(
-    ("left", "receive_count", "expected"),
+    ("left", "receive_count", "failing", "stalled", "expected"),
     [
-        ([FIX], 1, True),  # progress: defer the rest, do not rewrite what is done
-        ([STATUS, FIX], 1, False),  # no progress: the contract's way, a batch item failure
-        ([STATUS, FIX], 3, False),
-        ([STATUS, FIX], 4, True),  # the next failure would dead-letter it for throttling alone
-        ([], 4, False),  # nothing left: done
+        ([FIX], 1, False, 0, Step.DEFER),  # progress: defer the rest, do not rewrite what is done
+        ([FIX], 1, True, 9, Step.DEFER),  # progress, even after failures: defer (and reset the count)
+        ([STATUS, FIX], 1, False, 0, Step.RETURN),  # no progress: the contract's way, a batch item failure
+        ([STATUS, FIX], 3, True, 0, Step.RETURN),
+        ([STATUS, FIX], 4, False, 0, Step.DEFER),  # the next failure would dead-letter it: a delay is deferred
+        ([STATUS, FIX], 4, False, 99, Step.DEFER),  # ... however long the throttling lasts
+        ([STATUS, FIX], 5, False, 99, Step.DEFER),
+        ([STATUS, FIX], 4, True, MAX_STALLED - 1, Step.DEFER),  # failing writes get MAX_STALLED rounds
+        ([STATUS, FIX], 4, True, MAX_STALLED, Step.GIVE_UP),  # ... then the writer dead-letters them
+        ([], 4, True, 9, Step.DONE),  # nothing left: done
     ],
 )
-def test_when_to_defer(left: list[object], receive_count: int, expected: bool) -> None:
-    assert should_defer(delivery(receive_count), left, max_receive_count=5) is expected  # type: ignore[arg-type]
+def test_the_next_step(left: list[AnyUpdate], receive_count: int, failing: bool, stalled: int, expected: Step) -> None:
+    assert next_step(delivered(receive_count, stalled), left, failing, max_receive_count=5) is expected
+
+
+@given(
+    receive_count=st.integers(1, 10_000),
+    stalled=st.integers(0, 10_000),
+    left=st.sampled_from([[STATUS], [FIX], [STATUS, FIX]]),
+)
+def test_throttling_alone_never_gives_up(receive_count: int, stalled: int, left: list[AnyUpdate]) -> None:
+    # however many deliveries and stalled rounds, a message held back only by throttling or the budget
+    # is returned or deferred, never dead-lettered
+    step = next_step(delivered(receive_count, stalled), left, failing=False, max_receive_count=5)
+    assert step in {Step.RETURN, Step.DEFER}
 
 
 def test_a_large_remainder_is_split_into_envelopes_sqs_accepts() -> None:

@@ -51,6 +51,8 @@ def trap_violations(name: str, config: dict[str, Any]) -> list[str]:
         problems.append("aws_environment_variables: NICELIST_STAGE and LOG_LEVEL=INFO")
     if not all(isinstance(v, str) for v in environment.values()):
         problems.append("environment values must be strings")
+    if not _positive(environment.get("NICELIST_MAX_FUTURE_SECONDS")):
+        problems.append("NICELIST_MAX_FUTURE_SECONDS: a deployed stage bounds how far ahead observed_at may be")
     if role == "writer":
         problems += writer_violations(env, config)
     elif role == "api":
@@ -58,6 +60,13 @@ def trap_violations(name: str, config: dict[str, Any]) -> list[str]:
     else:
         problems.append("stage name must end in _api or _writer")
     return problems
+
+
+def _positive(value: Any) -> bool:
+    try:
+        return isinstance(value, str) and 0 < float(value) < float("inf")
+    except ValueError:
+        return False
 
 
 def writer_violations(env: str, config: dict[str, Any]) -> list[str]:
@@ -105,6 +114,10 @@ def test_each_environment_has_an_api_and_a_writer() -> None:
     assert {"dev", "prod"} <= environments
     for env in environments:
         assert {f"{env}_api", f"{env}_writer"} <= set(SETTINGS)
+        # The API and the writer refuse the same updates: the same bound on the future on both sides.
+        bounds = {SETTINGS[f"{env}_{role}"]["aws_environment_variables"]["NICELIST_MAX_FUTURE_SECONDS"]
+                  for role in ("api", "writer")}  # fmt: skip
+        assert len(bounds) == 1, (env, bounds)
 
 
 def test_names_agree_with_zappas_own_slugify() -> None:
@@ -128,8 +141,8 @@ def test_zappas_defaults_trip_every_check() -> None:
     sqs_event = {"function": "writer.handler.lambda_handler", "event_source": {"arn": "x"}}
     writer = trap_violations("dev_writer", {**defaults, "events": [sqs_event]})
     api = trap_violations("dev_api", {**defaults, "timeout_seconds": 30})
-    assert len(writer) == 15, writer
-    assert len(api) == 13, api
+    assert len(writer) == 16, writer
+    assert len(api) == 14, api
     assert trap_violations("dev-writer", SETTINGS["dev_writer"])[0] == (
         "stage name: API Gateway allows only a-zA-Z0-9_"
     )
