@@ -73,9 +73,8 @@ def test_aws_checks_name_the_error_code_or_the_connection_failure() -> None:
         raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
 
     def missing() -> None:
-        raise ClientError(
-            {"Error": {"Code": "ResourceNotFoundException"}, "ResponseMetadata": {"HTTPStatusCode": 400}}, "DescribeTable"
-        )
+        response = {"Error": {"Code": "ResourceNotFoundException"}, "ResponseMetadata": {"HTTPStatusCode": 400}}
+        raise ClientError(response, "DescribeTable")  # type: ignore[arg-type]
 
     assert aws_check(refused)() == "EndpointConnectionError"
     assert aws_check(missing)() == "ResourceNotFoundException, HTTP 400"
