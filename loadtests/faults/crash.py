@@ -84,7 +84,7 @@ def run(run_dir: Path, quick: bool, seed: int, skip: frozenset[str] = frozenset(
         recon = stage.reconcile(tally.acknowledged, tally.attempted)
         dead = stage.census()
         runtime = stage.runtime_stats()
-        redelivery = stage.deliveries.summary()
+        redelivery = stage.deliveries.summary(size.visibility)
     standard(result, recon, dead, drain, len(tally.attempted), len(tally.acknowledged))
     result.figures.update(
         {
@@ -92,13 +92,15 @@ def run(run_dir: Path, quick: bool, seed: int, skip: frozenset[str] = frozenset(
             "executions replaced by the runtime": runtime.get("executions_replaced"),
             "invocations failed whole": runtime.get("batch_failures"),
             "visibility timeout (s)": size.visibility,
-            "deliveries redelivered after a failure": redelivery["redelivered_after_failure"],
-            "their wait from receive to redelivery (s, min / median / max)": (
-                f"{redelivery['wait_min_s']} / {redelivery['wait_median_s']} / {redelivery['wait_max_s']}"
-            ),
+            "deliveries redelivered when their visibility expired (killed batches)": redelivery["after_visibility"],
+            "  killed batches' wait, receive to redelivery (s, min / median / max)": redelivery["after_visibility_s"],
+            "deliveries returned sooner by the writers' backoff": redelivery["returned_sooner"],
+            "  returned messages' wait (s, min / median / max)": redelivery["returned_sooner_s"],
             "drain seconds after the last kill": None if drain is None else round(drain, 1),
         }
     )
+    killed_batches = redelivery["after_visibility"]
+    result.check("the killed batches came back after the visibility timeout", killed_batches > 0, f"{killed_batches}")
     minimum = 4 if quick else 15
     result.check("executions were killed many times", len(killer.kills) >= minimum, f"{len(killer.kills)} kills")
     result.check(

@@ -59,16 +59,21 @@ class DeliveryLog:
                         gaps.append(again - first)
         return gaps
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self, visibility: float) -> dict[str, Any]:
+        """Redeliveries split by cause: after the visibility timeout (a failed invocation: a kill, a crash)
+        or sooner (the writer returned the message on its own backoff)."""
         gaps = self.redeliveries()
-        with self._lock:
-            received = sum(len(m.received) for m in self._messages.values())
-            distinct = len(self._messages)
+        expired = [gap for gap in gaps if gap >= 0.9 * visibility]
+        sooner = [gap for gap in gaps if gap < 0.9 * visibility]
         return {
-            "messages": distinct,
-            "deliveries": received,
-            "redelivered_after_failure": len(gaps),
-            "wait_median_s": round(statistics.median(gaps), 1) if gaps else None,
-            "wait_max_s": round(max(gaps), 1) if gaps else None,
-            "wait_min_s": round(min(gaps), 1) if gaps else None,
+            "after_visibility": len(expired),
+            "after_visibility_s": _spread(expired),
+            "returned_sooner": len(sooner),
+            "returned_sooner_s": _spread(sooner),
         }
+
+
+def _spread(gaps: list[float]) -> str:
+    if not gaps:
+        return "-"
+    return f"{min(gaps):.1f} / {statistics.median(gaps):.1f} / {max(gaps):.1f}"

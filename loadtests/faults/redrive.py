@@ -36,10 +36,11 @@ class Plan:
     dead_share: float  # of the updates, sent straight to the DLQ
     missing_table_updates: int  # sent through the API while the table is missing (0: skip that path)
     kill_at: float  # share of the DLQ moved when the first redrive is killed
+    kill_in_flight: bool  # ... and only while it holds received messages (the worst moment; long only)
 
 
-QUICK = Plan(updates=1200, children=200, dead_share=0.4, missing_table_updates=0, kill_at=0.3)
-LONG = Plan(updates=3000, children=500, dead_share=0.4, missing_table_updates=200, kill_at=0.3)
+QUICK = Plan(updates=1200, children=200, dead_share=0.4, missing_table_updates=0, kill_at=0.3, kill_in_flight=False)
+LONG = Plan(updates=3000, children=500, dead_share=0.4, missing_table_updates=200, kill_at=0.3, kill_in_flight=True)
 
 
 def _dead_bodies(updates: list[dict[str, Any]], rng: random.Random) -> list[str]:
@@ -66,21 +67,26 @@ def _fail_into_dlq(stage: Run, tally: Tally, updates: list[dict[str, Any]]) -> d
     return {"table missing for (s)": round(time.monotonic() - started), "all reached the DLQ": arrived}
 
 
-def _killed_redrive(stage: Run, kill_at: float) -> dict[str, Any]:
-    """Start ``nicelist dlq redrive --method copy`` and SIGKILL it once ``kill_at`` of the DLQ has moved."""
+def _killed_redrive(stage: Run, kill_at: float, in_flight: bool) -> dict[str, Any]:
+    """Start ``nicelist dlq redrive --method copy`` and SIGKILL it once ``kill_at`` of the DLQ has moved
+    (with ``in_flight``: at a moment it holds received messages it has not deleted yet)."""
     start = stage.depths()[1]
     process = subprocess.Popen(stage.nicelist_argv("dlq", "redrive", "--method", "copy"), env=stage.nicelist_env(),
                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    visible = _visible_in_dlq(stage)
-    while process.poll() is None and visible > start * (1 - kill_at):
-        time.sleep(0.05)
-        visible = _visible_in_dlq(stage)
+
+    def not_yet() -> bool:
+        if _visible_in_dlq(stage) > start * (1 - kill_at):
+            return True
+        return in_flight and _in_flight_in_dlq(stage) == 0
+
+    while process.poll() is None and not_yet():
+        time.sleep(0.02)
     finished_first = process.poll() is not None
     process.send_signal(signal.SIGKILL)
     process.wait()
     time.sleep(0.5)
-    total, in_flight = stage.depths()[1], _in_flight_in_dlq(stage)
-    return {"dlq_before": start, "killed": not finished_first, "dlq_after_kill": total, "stuck_in_flight": in_flight}
+    total, stuck = stage.depths()[1], _in_flight_in_dlq(stage)
+    return {"dlq_before": start, "killed": not finished_first, "dlq_after_kill": total, "stuck_in_flight": stuck}
 
 
 def _visible_in_dlq(stage: Run) -> int:
@@ -126,7 +132,7 @@ def run(run_dir: Path, quick: bool, seed: int, skip: frozenset[str] = frozenset(
         stage.producer(tally).send(live, rate=150.0, array=size.array)
         stage.wait_drained()
         before = stage.census()
-        killed = _killed_redrive(stage, plan.kill_at)
+        killed = _killed_redrive(stage, plan.kill_at, plan.kill_in_flight)
         resumed_at = time.monotonic()
         runs = _resume(stage, limit=150.0)
         left = stage.depths()[1]

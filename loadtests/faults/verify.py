@@ -219,6 +219,7 @@ _CATEGORIES = (
     ("envelope has unknown fields", "envelope has unknown fields"),
     ("envelope 'updates' must be", "envelope without updates"),
     ("DynamoDB rejected", "rejected by DynamoDB"),
+    ("the whole message is kept", "invalid updates, whole message kept"),
 )
 
 
@@ -229,6 +230,6 @@ def reason_category(reason: str | None) -> str:
     for prefix, category in _CATEGORIES:
         if reason.startswith(prefix):
             return category
-    if re.match(r"^\[\d+\]", reason):
+    if re.match(r"^(\[\d+\]|update \[\d+\])", reason):
         return "invalid updates of an envelope"
     return reason.split(":")[0][:60]
