@@ -24,7 +24,7 @@ from typing import Any
 from contract.envelope import compact, encode_envelope
 from loadtests.faults.harness import ROOT, Result, Run, profile, standard
 from loadtests.faults.traffic import Tally, parsed, send_bodies, workload
-from loadtests.faults.verify import item_mismatches
+from loadtests.faults.verify import Census, item_mismatches
 
 WRITER_TIMEOUT = 5  # visibility 30 s: five deliveries to the DLQ take 2.5 minutes, not 5
 
@@ -143,6 +143,23 @@ def run(run_dir: Path, quick: bool, seed: int, skip: frozenset[str] = frozenset(
         mismatches = item_mismatches(everything, stage.items())
         after = stage.census()
     standard(result, recon, after, drain, len(tally.attempted) + len(dead), len(everything))
+    _report(result, failed, before, killed, runs, empty_after, mismatches)
+    result.check("the DLQ emptied", left == 0, f"{left} left")
+    result.check("nothing reordered or duplicated in state", mismatches == 0 and recon.registers_older == 0)
+    if plan.missing_table_updates:
+        result.check("the missing table sent its updates to the DLQ", bool(failed.get("all reached the DLQ")))
+    return result
+
+
+def _report(
+    result: Result,
+    failed: dict[str, Any],
+    before: Census,
+    killed: dict[str, Any],
+    runs: list[dict[str, Any]],
+    empty_after: float,
+    mismatches: int,
+) -> None:
     result.figures.update(
         {
             **failed,
@@ -155,9 +172,4 @@ def run(run_dir: Path, quick: bool, seed: int, skip: frozenset[str] = frozenset(
         }
     )
     result.check("the first redrive was killed midway", killed["killed"], str(killed))
-    result.check("the DLQ emptied", left == 0, f"{left} left")
     result.check("every redrive run after the kill succeeded", bool(runs) and all(r["exit"] == 0 for r in runs))
-    result.check("nothing reordered or duplicated in state", mismatches == 0 and recon.registers_older == 0)
-    if plan.missing_table_updates:
-        result.check("the missing table sent its updates to the DLQ", bool(failed.get("all reached the DLQ")))
-    return result
