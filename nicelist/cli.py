@@ -8,6 +8,7 @@ import click
 from nicelist.demo.command import demo, up
 from nicelist.deploy import deploy_group
 from nicelist.dlq import dlq_group
+from nicelist.get import get_command
 from nicelist.local.tune import tune
 from nicelist.provision import provision_command
 from nicelist.rate import rate_command
@@ -29,6 +30,7 @@ for _command in (
     status_command,
     rate_command,
     dlq_group,
+    get_command,
     deploy_group,
     send,
 ):
