@@ -10,6 +10,7 @@ from nicelist.deploy import deploy_group
 from nicelist.dlq import dlq_group
 from nicelist.get import get_command
 from nicelist.local.tune import tune
+from nicelist.logs import logs_command
 from nicelist.provision import provision_command
 from nicelist.rate import rate_command
 from nicelist.send import send
@@ -31,6 +32,7 @@ for _command in (
     rate_command,
     dlq_group,
     get_command,
+    logs_command,
     deploy_group,
     send,
 ):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +171,8 @@ def test_on_aws_the_rate_comes_from_cloudwatch(ops: Clients) -> None:
                 "Dimensions": [{"Name": "TableName", "Value": "nicelist-ops"}],
                 "Value": 3000.0,
                 "Unit": "Count",
+                # a minute that is over (moto compares against the query's end truncated to the second)
+                "Timestamp": datetime.now(UTC) - timedelta(seconds=30),
             }
         ],
     )
