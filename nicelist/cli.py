@@ -8,7 +8,9 @@ import click
 from nicelist.demo.command import demo, up
 from nicelist.deploy import deploy_group
 from nicelist.dlq import dlq_group
+from nicelist.get import get_command
 from nicelist.local.tune import tune
+from nicelist.logs import logs_command
 from nicelist.provision import provision_command
 from nicelist.rate import rate_command
 from nicelist.send import send
@@ -29,6 +31,8 @@ for _command in (
     status_command,
     rate_command,
     dlq_group,
+    get_command,
+    logs_command,
     deploy_group,
     send,
 ):
