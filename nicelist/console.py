@@ -41,13 +41,13 @@ def is_loopback(url: str | None) -> bool:
     return host in LOOPBACK_HOSTS
 
 
-def not_running_hint(url: str) -> str:
-    """What to say when nothing answers at ``url`` on this machine."""
+def not_running_hint(url: str, flag: str = "--endpoint-url") -> str:
+    """What to say when nothing answers at ``url`` on this machine (``flag``: how to point elsewhere)."""
     parts = urlsplit(url)
     where = f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
     return (
         f"nothing answers on {where}, so `nicelist up` is not running (or runs on other ports: pass "
-        f"--endpoint-url); {START_LOCAL_STACK}"
+        f"{flag}); {START_LOCAL_STACK}"
     )
 
 

@@ -171,7 +171,7 @@ def peek_command(target: AwsTarget, max_messages: int, show_bodies: bool, as_jso
     lines = [f"{len(letters)} dead letter{'s' if len(letters) != 1 else ''}"]
     for d in letters:
         verdict = "redrivable" if d.redrivable else "never    "
-        lines.append(f"{d.message_id}  sent {d.sent_at}  received {d.receive_count}x  {verdict}  {d.why}")
+        lines.append(f"{d.message_id}  sent {d.sent_at}  received {d.receive_count}x before  {verdict}  {d.why}")
         lines.append(f"    {d.reason or '(no nicelist-error)'}")
         if d.body is not None:
             lines.append(f"    body: {d.body}")

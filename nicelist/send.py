@@ -148,7 +148,7 @@ def check_api(base: str, timeout: float = 5.0) -> None:
         ) from None
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
-        hint = f": {not_running_hint(base)}" if is_loopback(base) else ""
+        hint = f": {not_running_hint(base, '--api with its URL')}" if is_loopback(base) else ""
         raise click.ClickException(f"cannot reach the API at {base} ({reason}){hint}") from None
 
 
