@@ -16,9 +16,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from writer.dlq import ERROR_ATTRIBUTE
+from writer.dlq import ERROR_ATTRIBUTE, GAVE_UP, INVALID, KIND_ATTRIBUTE, PARSER_FAILED, TABLE_REFUSED, UNREADABLE
 
-__all__ = ["ERROR_ATTRIBUTE", "Verdict", "classify", "receive", "release"]
+__all__ = ["ERROR_ATTRIBUTE", "KIND_ATTRIBUTE", "Verdict", "classify", "receive", "release"]
 
 # Reasons the writer gives for valid updates (writer/processor.py, writer/intake.py): checked first,
 # so a dead letter that also names a bad update is still moved for the valid ones.
@@ -49,8 +49,26 @@ class Verdict:
     why: str
 
 
-def classify(reason: str | None) -> Verdict:
-    """The verdict on a ``nicelist-error`` reason (None: SQS moved it after ``maxReceiveCount``)."""
+_KINDS = {
+    UNREADABLE: Verdict(False, "body is not an update or envelope"),
+    INVALID: Verdict(False, "invalid update"),
+    TABLE_REFUSED: Verdict(False, "rejected by DynamoDB"),
+    GAVE_UP: Verdict(True, "the writer gave up on server or connection errors"),
+    PARSER_FAILED: Verdict(True, "the writer's parser failed (a bug, not the body)"),
+}
+
+
+def classify(reason: str | None, kind: str | None = None) -> Verdict:
+    """The verdict on a dead letter: by its ``nicelist-error-kind`` when it has one (the writer sets it),
+    else by the words of its ``nicelist-error`` reason (None: SQS moved it after ``maxReceiveCount``)."""
+    by_words = _by_words(reason)
+    if kind in _KINDS:  # the kind decides; the words, when they agree, say more precisely why
+        by_kind = _KINDS[kind]
+        return by_words if by_words.redrivable == by_kind.redrivable else by_kind
+    return by_words
+
+
+def _by_words(reason: str | None) -> Verdict:
     if not reason:
         return Verdict(True, "no reason: SQS moved it after maxReceiveCount")
     for marker, why in _REDRIVABLE:

@@ -28,7 +28,7 @@ import click
 
 from contract.names import StageNames, queue_url
 from nicelist.console import aws_errors, emit
-from nicelist.deadletters import ERROR_ATTRIBUTE, classify, receive, release
+from nicelist.deadletters import ERROR_ATTRIBUTE, KIND_ATTRIBUTE, classify, receive, release
 from nicelist.options import AwsTarget, aws_options
 from nicelist.redrive import (
     RedriveError,
@@ -66,7 +66,8 @@ def _timestamp(milliseconds: str | None) -> str:
 def _letter(message: dict[str, Any], show_bodies: bool) -> DeadLetter:
     attributes = message.get("Attributes", {})
     reason = message.get("MessageAttributes", {}).get(ERROR_ATTRIBUTE, {}).get("StringValue")
-    verdict = classify(reason)
+    kind = message.get("MessageAttributes", {}).get(KIND_ATTRIBUTE, {}).get("StringValue")
+    verdict = classify(reason, kind)
     return DeadLetter(
         message_id=message["MessageId"],
         sent_at=_timestamp(attributes.get("SentTimestamp")),

@@ -30,7 +30,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from nicelist.console import error_code
-from nicelist.deadletters import ERROR_ATTRIBUTE, Verdict, classify, receive, release
+from nicelist.deadletters import ERROR_ATTRIBUTE, KIND_ATTRIBUTE, Verdict, classify, receive, release
 
 # Long enough for one receive → send → delete round; a run killed mid-way gives its messages back
 # this long after their receive.
@@ -115,7 +115,8 @@ class _Run:
                 self.held[message_id] = message["ReceiptHandle"]
                 continue
             reason = message.get("MessageAttributes", {}).get(ERROR_ATTRIBUTE, {}).get("StringValue")
-            verdict = classify(reason)
+            kind = message.get("MessageAttributes", {}).get(KIND_ATTRIBUTE, {}).get("StringValue")
+            verdict = classify(reason, kind)
             if self.done + len(chosen) >= self.budget:
                 self.held[message_id] = message["ReceiptHandle"]  # beyond the snapshot: the next run's
             elif self.selection.wants(verdict, reason):
