@@ -7,6 +7,7 @@ import json
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from rich.table import Table
 from nicelist.demo.chart import draw, series_for_chart
 from nicelist.demo.report import DemoReport
 from nicelist.demo.run import DemoOptions, Run, chart_path, run_buffered, run_direct
+from nicelist.local.health import HealthEvent
 from nicelist.local.processes import StartupError
 from nicelist.local.stack import LocalStack, StackConfig
 
@@ -62,15 +64,16 @@ def up(**values: Any) -> None:
     config = _config(**values)
     console = Console()
     try:
-        with LocalStack(config) as stack:
+        with LocalStack(config, on_health=lambda event: _print_health(console, event)) as stack:
             console.print(f"[bold]nicelist {config.stage}[/] is up.")
             console.print(f"  enqueue API   {stack.api_url}/v1/updates   (x-api-key: {config.api_key})")
             console.print(f"  embedded AWS  {stack.aws_url}   (AWS_ENDPOINT_URL; any credentials)")
-            console.print(f"  metered DDB   {stack.dynamodb_url}/_meter/stats")
+            console.print(f"  metered DDB   {stack.dynamodb_url}/_meter/stats   (faults: PUT …/_meter/faults)")
             runtime = stack.runtime
             if runtime is not None and runtime.control_url:
                 console.print(f"  writer tuning {runtime.control_url}   (nicelist tune --control-url …)")
             console.print(f"  logs          {config.run_dir}/")
+            console.print("Watching moto, DynamoDB (through the meter) and SQS (as the API reaches it).")
             console.print("Ctrl-C stops everything.")
             stopped = threading.Event()
             signal.signal(signal.SIGTERM, lambda *_: stopped.set())
@@ -78,6 +81,13 @@ def up(**values: Any) -> None:
                 stopped.wait()
     except StartupError as error:
         raise click.ClickException(str(error)) from None
+
+
+def _print_health(console: Console, event: HealthEvent) -> None:
+    """One line per change, stamped with the local time: what went away, and when it came back."""
+    stamp = time.strftime("%H:%M:%S", time.localtime(event.at))
+    colour = "red" if event.kind == "down" else "green"
+    console.print(f"[dim]{stamp}[/] [{colour}]{event.message()}[/]", highlight=False)
 
 
 @click.command("demo")

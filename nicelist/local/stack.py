@@ -4,23 +4,33 @@ Start order is dependency order, stop order its reverse, and every child process
 even when start-up fails half-way or the user presses Ctrl-C. Nothing here needs Docker or an
 AWS account: moto server is the AWS, and every boto3 client of the stack is pointed at it with
 fixed dummy credentials, so real credentials in the shell are never sent anywhere.
+
+A health watcher (``nicelist/local/health.py``) probes the paths the processes use and reports
+when one goes away and comes back. For the fault suite the API can reach SQS through a line that
+can be cut (``cut_sqs_line``, ``nicelist/local/cutline.py``), and the meter takes injected faults
+(``inject``). moto keeps everything in memory: if moto itself dies, the queues and the table are
+gone; nothing here pretends otherwise.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import boto3
+import urllib3
 from botocore.config import Config
 
 from contract.names import StageNames
 from nicelist.local.config import RuntimeConfig, Tuning
 from nicelist.local.control import DEFAULT_CONTROL_PORT
+from nicelist.local.cutline import CutLine
+from nicelist.local.health import HealthEvent, HealthWatcher, Probe, aws_check, http_check
 from nicelist.local.processes import ChildProcess, StartupError, port_is_free, python_module
 from nicelist.local.runtime import WriterRuntime
 from nicelist.options import LOCAL_CREDENTIALS, LOCAL_REGION, local_session
@@ -30,6 +40,9 @@ REGION = LOCAL_REGION
 # The writers' default budget as a share of the table's capacity: 3 % headroom for the jitter of
 # requests arriving at the table (measured: 0.97 keeps throttles to ~1.5 % of units, see README).
 BUDGET_SHARE = 0.97
+# Probes must answer quickly and say what failed, not retry it away.
+PROBE_CONFIG = Config(connect_timeout=1, read_timeout=3, retries={"total_max_attempts": 1})
+MOTO_HINT = "moto keeps its state in memory: if it restarted, the queues and the table are gone"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +67,9 @@ class StackConfig:
     batching_window: float = 0.0
     writer_timeout: int = 30
     run_dir: Path = field(default_factory=lambda: Path("runs/local"))
+    watch_health: bool = True  # probe moto, DynamoDB (through the meter) and SQS (as the API reaches it)
+    cut_sqs_line: bool = False  # the API reaches SQS through a CutLine the fault suite can cut
+    writer_environment: tuple[tuple[str, str], ...] = ()  # extra variables for the writer executions
 
     @property
     def budget(self) -> float:
@@ -63,13 +79,29 @@ class StackConfig:
 class LocalStack:
     """Everything of one stage on this machine; a context manager that always cleans up."""
 
-    def __init__(self, config: StackConfig, extra_stages: Sequence[str] = ()) -> None:
-        """``extra_stages``: more stages on the same embedded AWS (the demo's direct-write table)."""
+    def __init__(
+        self,
+        config: StackConfig,
+        extra_stages: Sequence[str] = (),
+        *,
+        on_health: Callable[[HealthEvent], None] | None = None,
+        observe_runtime_sqs: Callable[[Any], None] | None = None,
+    ) -> None:
+        """``extra_stages``: more stages on the same embedded AWS (the demo's direct-write table).
+
+        ``on_health`` gets every health event (``nicelist up`` prints them); ``observe_runtime_sqs``
+        gets the writer runtime's SQS client before it starts (the fault suite hooks its calls to
+        time redeliveries).
+        """
         self.config = config
         self.extra_stages = list(extra_stages)
         self.names = StageNames(config.stage)
         self.provisioned: ProvisionResult | None = None
         self.runtime: WriterRuntime | None = None
+        self.health: HealthWatcher | None = None
+        self.sqs_line: CutLine | None = None
+        self._on_health = on_health
+        self._observe_runtime_sqs = observe_runtime_sqs
         self._children: list[ChildProcess] = []
 
     # -- where things are -------------------------------------------------------------------
@@ -136,14 +168,48 @@ class LocalStack:
         self.provisioned = provision_stage(self.config.stage, clients, options)
         for stage in self.extra_stages:
             provision_stage(stage, clients, options)
+        if self.config.cut_sqs_line:
+            self.sqs_line = CutLine(self.config.host, self.config.moto_port, host=self.config.host).start()
         self._start_child("api", self._api_argv(), self.config.api_port, env=self._api_env())
         self._share_concurrency(self.config.concurrency)
+        runtime_sqs = self.client("sqs")
+        if self._observe_runtime_sqs is not None:
+            self._observe_runtime_sqs(runtime_sqs)
         self.runtime = WriterRuntime(
             self._runtime_config(),
-            sqs_client=self.client("sqs"),
+            sqs_client=runtime_sqs,
             on_tune=lambda tuning: self._share_concurrency(tuning.effective_concurrency),
         )
         self.runtime.start()
+        if self.config.watch_health:
+            self.health = HealthWatcher(self._probes(), on_event=self._on_health).start()
+
+    def _probes(self) -> list[Probe]:
+        """Each dependency as the stack's processes reach it."""
+        assert self.provisioned is not None
+        provisioned = self.provisioned
+        sqs = self.client("sqs", config=PROBE_CONFIG)
+        dynamodb = self.client("dynamodb", metered=True, config=PROBE_CONFIG)
+        return [
+            Probe(
+                "embedded AWS (moto)",
+                aws_check(
+                    lambda: sqs.get_queue_attributes(QueueUrl=provisioned.queue_url, AttributeNames=["QueueArn"])
+                ),
+                hint=MOTO_HINT,
+            ),
+            Probe("DynamoDB (meter)", aws_check(lambda: dynamodb.describe_table(TableName=provisioned.table_name))),
+            Probe("SQS from the enqueue API", http_check(f"{self.api_url}/v1/health")),
+        ]
+
+    def inject(self, **faults: Any) -> dict[str, Any]:
+        """Set the meter's injected faults (``PUT /_meter/faults``); returns what is now in force."""
+        http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(5))
+        response = http.request("PUT", f"{self.dynamodb_url}/_meter/faults", body=json.dumps(faults).encode())
+        answer: dict[str, Any] = json.loads(response.data)
+        if response.status != 200:
+            raise ValueError(answer.get("message", f"meter answered {response.status}"))
+        return answer
 
     def _share_concurrency(self, executions: int) -> None:
         """Tell the writers how many of them share the budget (they read it beside the write rate)."""
@@ -152,11 +218,17 @@ class LocalStack:
         )
 
     def stop(self) -> None:
+        health, self.health = self.health, None
+        if health is not None:
+            health.stop()
         runtime, self.runtime = self.runtime, None
         if runtime is not None:
             runtime.stop()
         while self._children:
             self._children.pop().stop()
+        line, self.sqs_line = self.sqs_line, None
+        if line is not None:
+            line.stop()
 
     def _check_ports(self) -> None:
         config = self.config
@@ -195,10 +267,13 @@ class LocalStack:
 
     def _api_env(self) -> dict[str, str]:
         assert self.provisioned is not None
-        return {
+        env = {
             "NICELIST_API_KEYS": self.config.api_key,
             "NICELIST_QUEUE_URL": self.provisioned.queue_url,
         }
+        if self.sqs_line is not None:
+            env["AWS_ENDPOINT_URL_SQS"] = self.sqs_line.url
+        return env
 
     def _runtime_config(self) -> RuntimeConfig:
         assert self.provisioned is not None
@@ -210,6 +285,7 @@ class LocalStack:
             "NICELIST_QUEUE_URL": self.provisioned.queue_url,
             "POWERTOOLS_METRICS_NAMESPACE": "nicelist",
             "POWERTOOLS_LOG_LEVEL": "INFO",
+            **dict(config.writer_environment),
         }
         return RuntimeConfig(
             queue_url=self.provisioned.queue_url,

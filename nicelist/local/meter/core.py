@@ -103,17 +103,28 @@ class Meter:
                 self._take(charge, now)
             return Admission(now, tuple(charges), (True,) * len(charges))
 
-    def admit_each(self, charges: Sequence[Charge]) -> Admission:
-        """Admission write by write, in order (BatchWriteItem): those that fit go, the rest do not."""
+    def admit_each(self, charges: Sequence[Charge], refuse: Sequence[bool] = ()) -> Admission:
+        """Admission write by write, in order (BatchWriteItem): those that fit go, the rest do not.
+
+        ``refuse`` marks writes refused whatever the capacity (an injected fault): they take nothing.
+        """
         with self._lock:
             now = self._clock()
             admitted = []
-            for charge in charges:
+            for index, charge in enumerate(charges):
+                if index < len(refuse) and refuse[index]:
+                    admitted.append(False)
+                    continue
                 fits = not self.enforce or self._fits(charge.table, charge.units, now)
                 if fits:
                     self._take(charge, now)
                 admitted.append(fits)
             return Admission(now, tuple(charges), tuple(admitted))
+
+    def refuse(self, charges: Sequence[Charge]) -> Admission:
+        """A request refused whatever the capacity (an injected throttle): nothing is taken."""
+        with self._lock:
+            return Admission(self._clock(), tuple(charges), (False,) * len(charges))
 
     def settle(self, admission: Admission, *, charged: bool = True) -> None:
         """Record a request in the second it was admitted; uncharged units go back to the limiter."""

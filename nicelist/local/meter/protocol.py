@@ -29,6 +29,8 @@ THROTTLE_MESSAGE = (
 )
 CHARGED_ERRORS = ("ConditionalCheckFailedException", "TransactionCanceledException")
 """Failed writes DynamoDB still charges for."""
+NOT_FOUND_TYPE = "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException"
+UNAVAILABLE_TYPE = "com.amazonaws.dynamodb.v20120810#ServiceUnavailableException"
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,8 +153,27 @@ def error_type(body: bytes) -> str:
 
 
 def throttle_body() -> bytes:
-    body: ErrorBody = {"__type": THROTTLE_TYPE, "message": THROTTLE_MESSAGE}
+    return error_body(THROTTLE_TYPE, THROTTLE_MESSAGE)
+
+
+def error_body(kind: str, message: str) -> bytes:
+    body: ErrorBody = {"__type": kind, "message": message}
     return json.dumps(body).encode()
+
+
+def tables_named(request: Any) -> list[str]:
+    """Every table a DynamoDB request names (``TableName``, ``RequestItems``, ``TransactItems``)."""
+    if not isinstance(request, dict):
+        return []
+    names = [request["TableName"]] if isinstance(request.get("TableName"), str) else []
+    items = request.get("RequestItems")
+    if isinstance(items, dict):
+        names += [name for name in items if isinstance(name, str)]
+    for action in request.get("TransactItems") or []:
+        for body in action.values() if isinstance(action, dict) else []:
+            if isinstance(body, dict) and isinstance(body.get("TableName"), str):
+                names.append(body["TableName"])
+    return names
 
 
 def crc32(body: bytes) -> str:

@@ -17,6 +17,7 @@ import urllib3
 
 from nicelist.local.meter import protocol
 from nicelist.local.meter.core import Admission, Meter
+from nicelist.local.meter.faults import Faults
 from nicelist.local.meter.protocol import Charge
 from nicelist.local.meter.size import ItemSizeError
 
@@ -43,15 +44,30 @@ class Reply:
         self.headers.append(("x-amz-crc32", protocol.crc32(self.body)))
 
 
-def throttle_reply() -> Reply:
-    """The HTTP 400 DynamoDB sends when a table's provisioned throughput is exceeded."""
-    body = protocol.throttle_body()
+def error_reply(status: int, body: bytes) -> Reply:
+    """An error in DynamoDB's own shape, with the headers botocore checks."""
     headers = [
         ("Content-Type", _JSON_CONTENT),
         ("x-amzn-RequestId", uuid.uuid4().hex.upper()),
         ("x-amz-crc32", protocol.crc32(body)),
     ]
-    return Reply(400, headers, body)
+    return Reply(status, headers, body)
+
+
+def throttle_reply() -> Reply:
+    """The HTTP 400 DynamoDB sends when a table's provisioned throughput is exceeded."""
+    return error_reply(400, protocol.throttle_body())
+
+
+def not_found_reply(table: str) -> Reply:
+    """What DynamoDB answers for a table that does not exist (here: made missing by a fault)."""
+    return error_reply(400, protocol.error_body(protocol.NOT_FOUND_TYPE, f"Requested resource not found: {table}"))
+
+
+def unavailable_reply() -> Reply:
+    """An HTTP 503, as a DynamoDB endpoint answers while it is unavailable (here: an injected outage)."""
+    message = "meter: DynamoDB is down (an injected outage)"
+    return error_reply(503, protocol.error_body(protocol.UNAVAILABLE_TYPE, message))
 
 
 class Upstream:
@@ -81,12 +97,15 @@ class Upstream:
 class MeterProxy:
     """The AWS-facing layer: read the request, ask the meter, forward, shape the answer."""
 
-    def __init__(self, meter: Meter, upstream: Upstream) -> None:
+    def __init__(self, meter: Meter, upstream: Upstream, faults: Faults | None = None) -> None:
         self.meter = meter
         self.upstream = upstream
+        self.faults = faults or Faults()
 
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
         op = protocol.operation(_header(headers, "x-amz-target"))
+        if op is not None and self.faults.missing_tables and (table := self._missing(body)):
+            return not_found_reply(table)
         if method != "POST" or op not in protocol.METERED:
             return self.upstream.send(method, path, headers, body)
         try:
@@ -102,6 +121,13 @@ class MeterProxy:
             return self.upstream.send(method, path, headers, body)  # malformed: the upstream says why
         return self._all_or_nothing(path, headers, body, request, charges)
 
+    def _missing(self, body: bytes) -> str | None:
+        try:
+            request = json.loads(body)
+        except ValueError:
+            return None
+        return self.faults.missing(protocol.tables_named(request))
+
     def _all_or_nothing(
         self,
         path: str,
@@ -110,6 +136,9 @@ class MeterProxy:
         request: dict[str, Any],
         charges: list[Charge],
     ) -> Reply:
+        if self.faults.throttle():
+            self.meter.settle(self.meter.refuse(charges))
+            return throttle_reply()
         admission = self.meter.admit_all(charges)
         if admission.refused:
             self.meter.settle(admission)
@@ -127,7 +156,8 @@ class MeterProxy:
 
     def _batch(self, path: str, headers: Mapping[str, str], body: bytes, request: dict[str, Any]) -> Reply:
         entries = protocol.batch_entries(request["RequestItems"])
-        admission = self.meter.admit_each([charge for _, _, charge in entries])
+        refused = self.faults.throttle_each(len(entries))
+        admission = self.meter.admit_each([charge for _, _, charge in entries], refuse=refused)
         if admission.refused:
             self.meter.settle(admission)
             return throttle_reply()
