@@ -184,7 +184,7 @@ class Assumptions:
     def lines(self) -> list[str]:
         return [
             f"{self.units_per_update:g} write units per update (BENCHMARKS.md demo mix; --units-per-update)",
-            f"{self.updates_per_message:g} updates per SQS message (--updates-per-message)",
+            f"updates per SQS message: {self.updates_per_message:g} (--updates-per-message)",
             f"one execution spends at most {self.execution_wcu:g} WCU/s (not measured; --execution-wcu)",
             f"a batch must finish within the writer's {self.writer_timeout} s timeout minus "
             f"{DEADLINE_MARGIN_SECONDS:g} s (--writer-timeout)",

@@ -38,6 +38,7 @@ RUNTIME_NAMES = {
     "batch_size": "batch_size",
     "batching_window": "batching_window_seconds",
 }
+MERGED = "reserved and maximum together: the runtime applies one change at once"
 # `nicelist up` has no option for the writer's timeout: the stack's default is the local writer's.
 LOCAL_WRITER_TIMEOUT = StackConfig().writer_timeout
 
@@ -99,8 +100,10 @@ class LocalStage:
             before, after = _runtime_values(step)
             last = prepared[-1] if prepared else None
             if last is not None and last.action == "runtime":
-                before, after = {**before, **last.before}, {**last.after, **after}
-                prepared[-1] = Step("runtime", before, after, f"{last.why}; {step.why}")
+                # the earlier step's "before" wins (it is the value before both); keys keep the first order
+                before = {**last.before, **{k: v for k, v in before.items() if k not in last.before}}
+                after = {**last.after, **after}
+                prepared[-1] = Step("runtime", before, after, MERGED)
             else:
                 prepared.append(Step("runtime", before, after, step.why))
         return prepared

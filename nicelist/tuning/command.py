@@ -86,9 +86,9 @@ def drain_estimate(live: LiveStage, updates_per_message: float) -> dict[str, Any
         return {"seconds": None, "line": "drain estimate: unknown (no queue or no write rate)"}
     seconds = backlog * updates_per_message * DEFAULT_UNITS_PER_UPDATE / rate
     line = (
-        f"drain estimate: {backlog} messages x {updates_per_message:g} updates/message x "
-        f"{DEFAULT_UNITS_PER_UPDATE:g} WCU/update / {rate:g} WCU/s = {seconds:.0f} s (assumes updates per message "
-        "as given by --updates-per-message, BENCHMARKS.md's units per update, W spent steadily, no new arrivals)"
+        f"drain estimate: {seconds:,.1f} s = {backlog} messages x {updates_per_message:g} updates/message "
+        f"(--updates-per-message) x {DEFAULT_UNITS_PER_UPDATE:g} WCU/update (BENCHMARKS.md) / W {rate:g} WCU/s;\n"
+        "  assumes W is spent steadily (no throttles, no retries) and nothing new arrives"
     )
     return {"seconds": seconds, "messages": backlog, "updates_per_message": updates_per_message, "line": line}
 

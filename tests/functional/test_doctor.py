@@ -89,6 +89,13 @@ def _no_reserved_concurrency(clients: Clients) -> None:
     _lambda().delete_function_concurrency(FunctionName=WRITER)
 
 
+def _redrive_elsewhere(clients: Clients) -> None:
+    other = clients.sqs.create_queue(QueueName="somebody-elses-dlq")["QueueUrl"]
+    arn = clients.sqs.get_queue_attributes(QueueUrl=other, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = {"deadLetterTargetArn": arn, "maxReceiveCount": 5}
+    clients.sqs.set_queue_attributes(QueueUrl=_queue(clients), Attributes={"RedrivePolicy": json.dumps(redrive)})
+
+
 def _few_receives(clients: Clients) -> None:
     _redrive(clients, 3)
 
@@ -168,6 +175,7 @@ TRAPS: dict[str, tuple[Callable[[Clients], None], list[str]]] = {
     "mapping without ReportBatchItemFailures": (_no_batch_item_failures, ["report-batch-item-failures"]),
     "maximum above reserved": (_maximum_above_reserved, ["maximum-above-reserved", "drift-nicelist-concurrency"]),
     "no reserved concurrency": (_no_reserved_concurrency, ["reserved-missing"]),
+    "redrive to another queue": (_redrive_elsewhere, ["redrive-target"]),
     "maxReceiveCount below 5": (_few_receives, ["max-receive-count", "writer-receive-count"]),
     "maxReceiveCount not the writer's": (_writer_assumes_other_receives, ["writer-receive-count"]),
     "visibility < 6 x timeout + window": (_short_visibility, ["visibility-short"]),

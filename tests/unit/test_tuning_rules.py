@@ -41,6 +41,7 @@ def test_a_sound_tuning_has_no_findings() -> None:
         ({"write_rate": 150}, {}, ["write-rate-above-capacity"]),
         ({"write_rate": None}, {}, ["write-rate-missing"]),
         ({"batch_size": 50, "batching_window": 0}, {}, ["batching-window-zero"]),
+        ({"batch_size": 20_000, "batching_window": 1}, {}, ["batching-out-of-range", "visibility-short"]),
         ({"batch_size": 50, "batching_window": 2}, {}, ["visibility-short"]),
         ({"batching_window": 0.5}, {}, ["batching-window-fraction", "visibility-short"]),
         ({}, {"visibility_timeout": 300}, ["visibility-short"]),
