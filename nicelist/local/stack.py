@@ -26,6 +26,7 @@ import boto3
 import urllib3
 from botocore.config import Config
 
+from contract.delivery import min_visibility_timeout
 from contract.names import StageNames
 from nicelist.local.config import RuntimeConfig, Tuning
 from nicelist.local.control import DEFAULT_CONTROL_PORT
@@ -42,6 +43,7 @@ REGION = LOCAL_REGION
 BUDGET_SHARE = 0.97
 # Probes must answer quickly and say what failed, not retry it away.
 PROBE_CONFIG = Config(connect_timeout=1, read_timeout=3, retries={"total_max_attempts": 1})
+RETURN_CAP_SECONDS = 300  # the writer's own default cap on how long a returned message waits
 MOTO_HINT = "moto keeps its state in memory: if it restarted, the queues and the table are gone"
 
 
@@ -278,6 +280,7 @@ class LocalStack:
     def _runtime_config(self) -> RuntimeConfig:
         assert self.provisioned is not None
         config = self.config
+        return_cap = min(RETURN_CAP_SECONDS, min_visibility_timeout(config.writer_timeout))
         environment = {
             **self.aws_env(),
             "NICELIST_CONCURRENCY": str(config.concurrency),
@@ -285,6 +288,9 @@ class LocalStack:
             "NICELIST_QUEUE_URL": self.provisioned.queue_url,
             "POWERTOOLS_METRICS_NAMESPACE": "nicelist",
             "POWERTOOLS_LOG_LEVEL": "INFO",
+            # The writer's guidance: returned messages wait at most the queue's visibility timeout (its
+            # default cap of 300 s exceeds the 6 x 30 s of this stack, and far exceeds the fault suite's).
+            "NICELIST_RETURN_BACKOFF_CAP_SECONDS": str(return_cap),
             **dict(config.writer_environment),
         }
         return RuntimeConfig(
