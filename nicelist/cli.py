@@ -8,11 +8,15 @@ import click
 from nicelist.demo.command import demo, up
 from nicelist.deploy import deploy_group
 from nicelist.dlq import dlq_group
-from nicelist.local.tune import tune
+from nicelist.doctor import doctor_command
+from nicelist.get import get_command
+from nicelist.logs import logs_command
+from nicelist.plan import plan_command
 from nicelist.provision import provision_command
 from nicelist.rate import rate_command
 from nicelist.send import send
 from nicelist.status import status_command
+from nicelist.tuning.command import tune_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -24,11 +28,15 @@ def main() -> None:
 for _command in (
     up,
     demo,
-    tune,
     provision_command,
     status_command,
+    doctor_command,
+    plan_command,
+    tune_command,
     rate_command,
     dlq_group,
+    get_command,
+    logs_command,
     deploy_group,
     send,
 ):

@@ -2,16 +2,18 @@
 
 Order on AWS: ``nicelist provision`` → ``nicelist deploy policy`` (create the two roles) →
 ``zappa deploy <env>_api`` and ``<env>_writer`` → ``nicelist deploy configure`` →
-``nicelist deploy check``. Re-run ``configure`` and ``check`` after every ``zappa update``."""
+``nicelist doctor`` (``deploy check`` is its alias). Re-run ``configure`` and the doctor after every
+``zappa update``."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
 from nicelist.console import aws_errors, emit
-from nicelist.deploy_check import check_stage
+from nicelist.doctor import doctor, doctor_options
 from nicelist.mapping import DeployError, MappingSettings, configure_mapping
 from nicelist.options import AwsTarget, aws_options
 from nicelist.policies import PolicyTarget, apply_roles, render_policies
@@ -24,13 +26,14 @@ def deploy_group() -> None:
 
 @deploy_group.command("configure")
 @aws_options
-@click.option("--batch-size", type=click.IntRange(1, 10000), default=50, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1, 10000), default=MappingSettings().batch_size, show_default=True)
 @click.option(
     "--batching-window",
     type=click.IntRange(0, 300),
-    default=2,
+    default=MappingSettings().batching_window,
     show_default=True,
-    help="MaximumBatchingWindowInSeconds (>= 1 when batch size > 10).",
+    help="MaximumBatchingWindowInSeconds (>= 1 when batch size > 10; the queue's visibility must then "
+    "be >= 6 x the writer's timeout + it).",
 )
 @click.option(
     "--max-concurrency",
@@ -58,22 +61,10 @@ def configure_command(
 
 
 @deploy_group.command("check")
-@aws_options
-@click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
-def check_command(target: AwsTarget, as_json: bool) -> None:
-    """Verify the deployed stage against the traps in docs/design.md; exit 1 listing every problem."""
-    with aws_errors():
-        problems = check_stage(
-            target.client("lambda"),
-            target.client("sqs"),
-            target.client("cloudwatch"),
-            target.client("ssm"),
-            target.stage,
-        )
-    lines = [f"PROBLEM  {p}" for p in problems] or [f"stage {target.stage}: no problems found"]
-    emit({"stage": target.stage, "problems": problems}, as_json=as_json, lines=lines)
-    if problems:
-        raise SystemExit(1)
+@doctor_options
+def check_command(target: AwsTarget, settings_path: Path, control_url: str, as_json: bool) -> None:
+    """Alias of `nicelist doctor`: the settings file and the live stage against every known trap."""
+    doctor(target, settings_path, control_url, as_json)
 
 
 @deploy_group.command("policy")

@@ -1,144 +1,299 @@
-"""``nicelist deploy check``: prove a deployed stage avoids every trap in docs/design.md ("Known traps").
+"""The live half of ``nicelist doctor`` (and ``nicelist deploy check``): prove a deployed stage avoids
+every trap in docs/design.md ("Known traps"), each finding with its fix.
 
-Returns every problem found, not the first: an operator fixes them in one pass."""
+Functions, queues, the table, alarms and their topic, and the roles are checked here; the mapping,
+concurrency, budget and batching through ``nicelist.tuning.rules`` on what ``AwsStage`` reads, the
+rules ``nicelist tune`` also refuses to break. Every problem is returned, not the first."""
 
 from __future__ import annotations
 
 import json
+import urllib.parse
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from contract.delivery import DEFAULT_MAX_RECEIVE_COUNT, MIN_MAX_RECEIVE_COUNT, min_visibility_timeout
+from contract.delivery import DEFAULT_MAX_RECEIVE_COUNT, MIN_MAX_RECEIVE_COUNT
 from contract.names import StageNames
 from nicelist.alarms import AlarmThresholds, alarm_specs
 from nicelist.console import error_code
-from nicelist.mapping import MIN_MAXIMUM_CONCURRENCY, find_mappings, reserved_concurrency
-from nicelist.resources import find_queue_url
+from nicelist.findings import Finding
+from nicelist.mapping import find_mappings
+from nicelist.policies import PolicyTarget, render_policies
+from nicelist.tuning.aws import queue_attributes
+from nicelist.tuning.model import LiveStage
+from nicelist.tuning.rules import tuning_findings
 
 _LOG_LEVEL_VARIABLES = ("LOG_LEVEL", "POWERTOOLS_LOG_LEVEL")
+PENDING = "PendingConfirmation"  # SNS's SubscriptionArn until the endpoint confirms
 
 
-def _function(lambda_client: Any, name: str, problems: list[str]) -> dict[str, Any] | None:
+@dataclass(frozen=True, slots=True)
+class LiveClients:
+    """The clients of one account and region the live checks read with."""
+
+    lambda_: Any
+    sqs: Any
+    cloudwatch: Any
+    sns: Any
+    dynamodb: Any
+    iam: Any
+    region: str
+
+
+def function_findings(lambda_client: Any, stage: str, role: str) -> tuple[dict[str, Any] | None, list[Finding]]:
+    name = getattr(StageNames(stage), f"{role}_function")
     try:
         configuration: dict[str, Any] = lambda_client.get_function_configuration(FunctionName=name)
     except ClientError as error:
         if error_code(error) != "ResourceNotFoundException":
             raise
-        problems.append(f"function {name} is missing")
-        return None
+        return None, [Finding("function-missing", f"function {name}", "missing", f"zappa deploy {stage}_{role}")]
     variables = configuration.get("Environment", {}).get("Variables", {})
-    for variable in _LOG_LEVEL_VARIABLES:
-        if variables.get(variable) != "INFO":
-            problems.append(f"{name}: {variable} is {variables.get(variable)!r}, not 'INFO' (events would be logged)")
-    return configuration
+    findings = [
+        Finding(
+            "log-level",
+            f"function {name}",
+            f"{variable} is {variables.get(variable)!r}, not 'INFO': events (children's positions) would be logged",
+            f'set "{variable}": "INFO" in aws_environment_variables, then zappa update {stage}_{role}',
+        )
+        for variable in _LOG_LEVEL_VARIABLES
+        if variables.get(variable) != "INFO"
+    ]
+    return configuration, findings
 
 
-def _queues(sqs: Any, names: StageNames, problems: list[str]) -> dict[str, dict[str, str]] | None:
-    found = {}
-    for name in (names.queue, names.dlq):
-        url = find_queue_url(sqs, name)
-        if url is None:
-            problems.append(f"queue {name} is missing")
-            continue
-        found[name] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-    return found if len(found) == 2 else None
-
-
-def _queue_problems(queue: dict[str, str], dlq: dict[str, str], writer: dict[str, Any] | None) -> list[str]:
-    problems = []
+def queue_findings(sqs: Any, stage: str, writer: dict[str, Any] | None) -> list[Finding]:
+    """Both queues exist; the queue redrives to the DLQ after enough receives, the one the writer
+    assumes; the DLQ keeps messages longer than the queue. (Visibility is a tuning rule: it depends
+    on the batching window.)"""
+    names, provision = StageNames(stage), f"nicelist provision --stage {stage}"
+    queue, dlq = queue_attributes(sqs, names.queue), queue_attributes(sqs, names.dlq)
+    missing = [
+        Finding("queue-missing", f"queue {n}", "missing", provision)
+        for n, a in ((names.queue, queue), (names.dlq, dlq))
+        if not a
+    ]
+    if missing:
+        return missing
+    where, findings = f"queue {names.queue}", []
     redrive = json.loads(queue.get("RedrivePolicy", "{}"))
     if redrive.get("deadLetterTargetArn") != dlq["QueueArn"]:
-        problems.append("the queue does not redrive to the stage's DLQ")
+        findings.append(Finding("redrive-target", where, "does not redrive to the stage's DLQ", provision))
     receives = int(redrive.get("maxReceiveCount", 0))
     if receives < MIN_MAX_RECEIVE_COUNT:
-        problems.append(f"maxReceiveCount is {redrive.get('maxReceiveCount')}, must be >= {MIN_MAX_RECEIVE_COUNT}")
-    if writer is not None:
-        problems += _writer_queue_problems(queue, receives, writer)
-    if int(dlq["MessageRetentionPeriod"]) <= int(queue["MessageRetentionPeriod"]):
-        problems.append("the DLQ's retention is not longer than the queue's")
-    return problems
-
-
-def _writer_queue_problems(queue: dict[str, str], receives: int, writer: dict[str, Any]) -> list[str]:
-    """The writer's assumptions about its queue, against the queue: visibility and receive count."""
-    problems = []
-    timeout = int(writer["Timeout"])
-    if int(queue["VisibilityTimeout"]) < min_visibility_timeout(timeout):
-        problems.append(
-            f"visibility timeout {queue['VisibilityTimeout']} s < {min_visibility_timeout(timeout)} s "
-            f"(the writer's {timeout} s timeout x the rule)"
+        findings.append(
+            Finding(
+                "max-receive-count",
+                where,
+                f"maxReceiveCount is {redrive.get('maxReceiveCount')}, must be >= {MIN_MAX_RECEIVE_COUNT}: valid "
+                "updates reach the DLQ for throttling alone",
+                provision,
+            )
         )
-    variables = writer.get("Environment", {}).get("Variables", {})
+    variables = (writer or {}).get("Environment", {}).get("Variables", {})
     assumed = variables.get("NICELIST_MAX_RECEIVE_COUNT", str(DEFAULT_MAX_RECEIVE_COUNT))
     if assumed != str(receives):
-        problems.append(
-            f"the writer assumes maxReceiveCount {assumed} (NICELIST_MAX_RECEIVE_COUNT) but the queue's is "
-            f"{receives}: its last-delivery rule would fire at the wrong receive"
+        findings.append(
+            Finding(
+                "writer-receive-count",
+                where,
+                f"the writer assumes maxReceiveCount {assumed} (NICELIST_MAX_RECEIVE_COUNT) but the queue's is "
+                f"{receives}: its last-delivery rule would fire at the wrong receive",
+                f"nicelist provision --stage {stage} --max-receive-count {assumed}, or set NICELIST_MAX_RECEIVE_COUNT "
+                f"to {receives} and zappa update {stage}_writer",
+            )
         )
-    return problems
+    if int(dlq["MessageRetentionPeriod"]) <= int(queue["MessageRetentionPeriod"]):
+        findings.append(
+            Finding("dlq-retention", f"queue {names.dlq}", "its retention is not longer than the queue's", provision)
+        )
+    return findings
 
 
-def _mapping_problems(lambda_client: Any, function: str, queue_arn: str, shared_by: int | None) -> list[str]:
-    """``shared_by``: how many executions the writers divide the budget by (None: unknown)."""
-    problems = []
-    reserved = reserved_concurrency(lambda_client, function)
-    if reserved is None:
-        problems.append(f"{function} has no reserved concurrency (zappa update without lambda_concurrency?)")
-    mappings = find_mappings(lambda_client, function, queue_arn)
-    if not mappings:
-        return [
-            *problems,
-            "no event source mapping from the queue to the writer: run `nicelist deploy configure`",
-        ]
-    for mapping in mappings:
+def mapping_findings(lambda_client: Any, stage: str, queue_arn: str) -> list[Finding]:
+    """What the tuning rules do not cover: each mapping is enabled and reports batch item failures."""
+    findings, configure = [], f"nicelist deploy configure --stage {stage}"
+    for mapping in find_mappings(lambda_client, StageNames(stage).writer_function, queue_arn):
+        where = f"mapping {mapping['UUID']}"
         if mapping.get("State") not in {"Enabled", "Enabling", "Updating"}:
-            problems.append(f"mapping {mapping['UUID']} is {mapping.get('State')}")
+            findings.append(Finding("mapping-state", where, f"is {mapping.get('State')}: nothing drains", configure))
         if "ReportBatchItemFailures" not in (mapping.get("FunctionResponseTypes") or []):
-            problems.append(f"mapping {mapping['UUID']} lacks ReportBatchItemFailures: failures are lost")
-        maximum = (mapping.get("ScalingConfig") or {}).get("MaximumConcurrency")
-        if maximum is None:
-            problems.append(f"mapping {mapping['UUID']} has no MaximumConcurrency: the poller outruns the function")
-        elif maximum < MIN_MAXIMUM_CONCURRENCY or (reserved is not None and maximum > reserved):
-            problems.append(f"mapping {mapping['UUID']} MaximumConcurrency {maximum} is not 2..{reserved}")
-        if maximum is not None and shared_by != maximum:
-            problems.append(
-                f"the writers split the write rate by {shared_by} but MaximumConcurrency is {maximum}: "
-                "run `nicelist deploy configure` (it sets the writer-concurrency parameter)"
-            )
-    return problems
+            problem = "lacks ReportBatchItemFailures: Lambda deletes whole batches, returned failures are lost"
+            findings.append(Finding("report-batch-item-failures", where, problem, configure))
+    return findings
 
 
-def _shared_by(ssm: Any, names: StageNames, writer: dict[str, Any]) -> int | None:
-    """What the writers divide the budget by: the parameter, else their NICELIST_CONCURRENCY."""
+def table_findings(dynamodb: Any, stage: str) -> list[Finding]:
+    table = StageNames(stage).table
     try:
-        return int(ssm.get_parameter(Name=names.writer_concurrency_parameter)["Parameter"]["Value"])
+        dynamodb.describe_table(TableName=table)
     except ClientError as error:
-        if error_code(error) != "ParameterNotFound":
+        if error_code(error) != "ResourceNotFoundException":
             raise
-    value = writer.get("Environment", {}).get("Variables", {}).get("NICELIST_CONCURRENCY")
-    return None if value is None else int(value)
+        return [Finding("table-missing", f"table {table}", "missing", f"nicelist provision --stage {stage}")]
+    return []
 
 
-def _alarm_problems(cloudwatch: Any, names: StageNames) -> list[str]:
-    expected = [spec["AlarmName"] for spec in alarm_specs(names, "", AlarmThresholds())]
-    found = {a["AlarmName"] for a in cloudwatch.describe_alarms(AlarmNames=expected)["MetricAlarms"]}
-    return [f"alarm {name} is missing: run `nicelist provision`" for name in expected if name not in found]
+def _topic_arn(sns: Any, name: str) -> str | None:
+    for page in sns.get_paginator("list_topics").paginate():
+        for topic in page["Topics"]:
+            if topic["TopicArn"].endswith(f":{name}"):
+                return str(topic["TopicArn"])
+    return None
 
 
-def check_stage(lambda_client: Any, sqs: Any, cloudwatch: Any, ssm: Any, stage: str) -> list[str]:
-    """Every problem of the deployed stage, as sentences; empty when the stage is sound."""
-    names = StageNames(stage)
-    problems: list[str] = []
-    writer = _function(lambda_client, names.writer_function, problems)
-    _function(lambda_client, names.api_function, problems)
-    queues = _queues(sqs, names, problems)
-    if queues is not None:
-        problems += _queue_problems(queues[names.queue], queues[names.dlq], writer)
-        if writer is not None:
-            shared_by = _shared_by(ssm, names, writer)
-            problems += _mapping_problems(
-                lambda_client, names.writer_function, queues[names.queue]["QueueArn"], shared_by
+def alarm_findings(cloudwatch: Any, sns: Any, stage: str, *, subscriptions: bool = True) -> list[Finding]:
+    """Every alarm exists and notifies the stage's topic, and someone confirmed a subscription to it."""
+    names, provision = StageNames(stage), f"nicelist provision --stage {stage}"
+    topic = _topic_arn(sns, names.alarm_topic)
+    if topic is None:
+        return [Finding("alarm-topic-missing", f"topic {names.alarm_topic}", "missing", provision)]
+    expected = [spec["AlarmName"] for spec in alarm_specs(names, topic, AlarmThresholds())]
+    found = {a["AlarmName"]: a for a in cloudwatch.describe_alarms(AlarmNames=expected)["MetricAlarms"]}
+    findings = [
+        Finding("alarm-missing", f"alarm {name}", "missing", provision) for name in expected if name not in found
+    ]
+    findings += [
+        Finding("alarm-action", f"alarm {name}", f"does not notify {names.alarm_topic}", provision)
+        for name, alarm in found.items()
+        if topic not in (alarm.get("AlarmActions") or [])
+    ]
+    return findings + (_subscription_findings(sns, topic, stage) if subscriptions else [])
+
+
+def _subscription_findings(sns: Any, topic: str, stage: str) -> list[Finding]:
+    pages = sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic)
+    subscribed = [sub for page in pages for sub in page["Subscriptions"]]
+    where = f"topic {topic.rsplit(':', 1)[-1]}"
+    findings = [
+        Finding(
+            "subscription-pending",
+            where,
+            f"the subscription of {sub.get('Endpoint')} is not confirmed: alarms do not reach it",
+            f"confirm it from the message SNS sent to {sub.get('Endpoint')} (or resubscribe: {_email_fix(stage)})",
+        )
+        for sub in subscribed
+        if sub.get("SubscriptionArn") == PENDING
+    ]
+    if not subscribed:
+        findings.append(
+            Finding("subscription-none", where, "nobody is subscribed: alarms reach no one", _email_fix(stage))
+        )
+    return findings
+
+
+def _email_fix(stage: str) -> str:
+    return f"nicelist provision --stage {stage} --alarm-email ADDRESS"
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _document(document: Any) -> dict[str, Any]:
+    """IAM returns policy documents URL-encoded; boto3 usually decodes them already."""
+    if isinstance(document, str):
+        parsed: dict[str, Any] = json.loads(urllib.parse.unquote(document))
+        return parsed
+    return dict(document)
+
+
+def _role_documents(iam: Any, role: str) -> list[tuple[str, dict[str, Any]]]:
+    documents = []
+    for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        documents.append(
+            (f"inline {name}", _document(iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]))
+        )
+    for attached in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
+        arn = attached["PolicyArn"]
+        version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+        document = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
+        documents.append((f"attached {arn}", _document(document)))
+    return documents
+
+
+def _allowed_wildcards(template: dict[str, Any]) -> list[tuple[str, set[str], Any]]:
+    """(resource, actions, condition) of each wildcard resource the least-privilege template grants."""
+    return [
+        (resource, set(_listed(statement["Action"])), statement.get("Condition"))
+        for statement in template["Statement"]
+        for resource in _listed(statement["Resource"])
+        if "*" in resource
+    ]
+
+
+def _broad(statement: dict[str, Any], allowed: list[tuple[str, set[str], Any]]) -> bool:
+    if statement.get("Effect") != "Allow":
+        return False
+    if "NotAction" in statement or "NotResource" in statement:
+        return True
+    actions = set(_listed(statement.get("Action", [])))
+    if any("*" in action for action in actions):
+        return True
+    return any(
+        "*" in resource
+        and not any(resource == r and actions <= a and statement.get("Condition") == c for r, a, c in allowed)
+        for resource in _listed(statement.get("Resource", []))
+    )
+
+
+def iam_findings(iam: Any, stage: str, region: str, roles: dict[str, str]) -> list[Finding]:
+    """Wildcard actions or resources in the roles' policies beyond what deploy/policies grants.
+    ``roles``: {"writer": role name, "api": role name} (from zappa_settings.json)."""
+    findings = []
+    for kind, role in roles.items():
+        try:
+            arn = str(iam.get_role(RoleName=role)["Role"]["Arn"])
+        except ClientError as error:
+            if error_code(error) != "NoSuchEntity":
+                raise
+            findings.append(
+                Finding(
+                    "iam-role-missing", f"role {role}", "missing", f"nicelist deploy policy --stage {stage} --apply"
+                )
             )
-    problems += _alarm_problems(cloudwatch, names)
-    return problems
+            continue
+        partition, account = arn.split(":")[1], arn.split(":")[4]
+        template = render_policies(PolicyTarget(stage, account, region, partition))[kind]["policy"]
+        allowed = _allowed_wildcards(template)
+        for source, document in _role_documents(iam, role):
+            for index, statement in enumerate(_listed(document.get("Statement", []))):
+                if _broad(statement, allowed):
+                    findings.append(_broad_finding(stage, role, source, statement, index))
+    return findings
+
+
+def _broad_finding(stage: str, role: str, source: str, statement: dict[str, Any], index: int) -> Finding:
+    kind, _, name = source.partition(" ")
+    remove = (
+        f"aws iam delete-role-policy --role-name {role} --policy-name {name}"
+        if kind == "inline"
+        else f"aws iam detach-role-policy --role-name {role} --policy-arn {name}"
+    )
+    actions = statement.get("Action", statement.get("NotAction"))
+    resources = statement.get("Resource", statement.get("NotResource"))
+    return Finding(
+        "iam-broad",
+        f"role {role} ({source})",
+        f"statement {statement.get('Sid', index)} allows {actions} on {resources}: broader than deploy/policies",
+        f"{remove}, then nicelist deploy policy --stage {stage} --apply",
+    )
+
+
+def check_stage(clients: LiveClients, stage: str, roles: dict[str, str], live: LiveStage | None) -> list[Finding]:
+    """Every live problem of the deployed stage; empty when it is sound. ``live``: what ``AwsStage`` read
+    (None when the writer is not deployed)."""
+    writer, findings = function_findings(clients.lambda_, stage, "writer")
+    findings += function_findings(clients.lambda_, stage, "api")[1]
+    findings += queue_findings(clients.sqs, stage, writer)
+    queue = queue_attributes(clients.sqs, StageNames(stage).queue)
+    if writer is not None and queue:
+        findings += mapping_findings(clients.lambda_, stage, queue["QueueArn"])
+    findings += table_findings(clients.dynamodb, stage)
+    if live is not None and live.facts.visibility_timeout is not None:
+        findings += tuning_findings(live.tuning, live.facts)
+    findings += alarm_findings(clients.cloudwatch, clients.sns, stage)
+    findings += iam_findings(clients.iam, stage, clients.region, roles)
+    return findings

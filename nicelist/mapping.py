@@ -25,8 +25,11 @@ class DeployError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class MappingSettings:
-    batch_size: int = 50
-    batching_window: int = 2  # seconds; AWS requires >= 1 when batch_size > 10
+    # 10 messages and no window: a window needs the queue's visibility to exceed 6 x the writer's timeout
+    # by it (AWS's rule, checked by the doctor), and provisioning sets exactly 6 x. Each message may
+    # be an envelope of up to 1,000 updates, so a batch still coalesces.
+    batch_size: int = 10
+    batching_window: int = 0  # seconds; AWS requires >= 1 when batch_size > 10
     max_concurrency: int | None = None  # None: NICELIST_CONCURRENCY of the function, else reserved
 
 

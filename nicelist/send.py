@@ -3,6 +3,13 @@
 Invalid lines are rejected up front with their line numbers and reasons; valid ones are
 sent straight to SQS (default) or through the enqueue API (``--api URL --api-key K``).
 The exit code is non-zero if anything was not sent.
+
+``--api`` takes the API's base URL or its endpoint, as ``nicelist up`` prints it
+(``http://127.0.0.1:8080/v1/updates``): the SDK adds ``/v1/updates`` itself. Before sending, one
+``GET /v1/health`` checks that a nicelist API answers there, so a wrong URL or a stopped local stack
+is one clear error instead of every update retried for half a minute. On this machine the local
+stack's key is known (``local-dev-key``), so ``--api-key`` is needed only elsewhere
+(``NICELIST_API_KEY`` wins).
 """
 
 from __future__ import annotations
@@ -11,16 +18,20 @@ import csv
 import io
 import json
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import click
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from contract.updates import InvalidUpdate
+from nicelist.console import connection_message, is_loopback, not_running_hint
+from nicelist.local.stack import StackConfig
 from nicelist.options import AwsTarget, aws_options
 from producers.exceptions import SendFailed
 from producers.packing import Item, to_item
@@ -113,14 +124,48 @@ def validate(records: Iterator[tuple[int, Any]], report: Report) -> list[Item]:
     return items
 
 
+ENDPOINT_PATH = "/v1/updates"
+LOCAL_API_KEY = StackConfig().api_key
+
+
+def api_base(url: str) -> str:
+    """The API's base URL from the base or the endpoint URL (the SDK appends ``/v1/updates``)."""
+    base = url.strip().rstrip("/")
+    return base[: -len(ENDPOINT_PATH)] if base.endswith(ENDPOINT_PATH) else base
+
+
+def check_api(base: str, timeout: float = 5.0) -> None:
+    """Fail fast, with what to do, when no nicelist API answers ``GET /v1/health`` at ``base``."""
+    try:
+        with urllib.request.urlopen(f"{base}/v1/health", timeout=timeout):  # noqa: S310 - the operator's URL
+            return
+    except urllib.error.HTTPError as error:
+        if error.code == 503:  # the API is there; SQS is not (yet): sends are retried
+            return
+        raise click.ClickException(
+            f"no nicelist API at {base}: GET /v1/health answered HTTP {error.code} "
+            f"(give the URL `nicelist up` prints, with or without {ENDPOINT_PATH})"
+        ) from None
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        hint = f": {not_running_hint(base, '--api with its URL')}" if is_loopback(base) else ""
+        raise click.ClickException(f"cannot reach the API at {base} ({reason}){hint}") from None
+
+
 def _producer(target: AwsTarget, api: str | None, api_key: str | None, queue_url: str | None) -> Producer:
     if api:
+        base = api_base(api)
         if not api_key:
-            raise click.UsageError("--api needs --api-key (or NICELIST_API_KEY)")
-        return Producer.from_api(api, api_key, background=False)
+            if not is_loopback(base):
+                raise click.UsageError("--api needs --api-key (or NICELIST_API_KEY)")
+            api_key = LOCAL_API_KEY  # the local stack's key
+        check_api(base)
+        return Producer.from_api(base, api_key, background=False)
     settings = ProducerSettings(stage=target.stage)
     try:
         return Producer.from_sqs(target.client("sqs"), queue_url, settings=settings, background=False)
+    except EndpointConnectionError as error:
+        raise click.ClickException(connection_message(error)) from None
     except (ClientError, BotoCoreError) as error:
         raise click.ClickException(f"cannot find the queue of stage {target.stage!r}: {error}") from None
 
@@ -167,8 +212,18 @@ def _print_summary(report: Report, console: Console) -> None:
 @click.option("--children", type=click.IntRange(min=1), default=1000, show_default=True, help="With --generate.")
 @click.option("--seed", type=int, default=0, show_default=True, help="With --generate.")
 @click.option("--invalid", type=click.IntRange(min=0), default=0, show_default=True, help="Break N generated updates.")
-@click.option("--api", "api", default=None, help="Send through the enqueue API at this URL instead of SQS.")
-@click.option("--api-key", envvar="NICELIST_API_KEY", default=None, help="With --api (env NICELIST_API_KEY).")
+@click.option(
+    "--api",
+    "api",
+    default=None,
+    help="Send through the enqueue API at this URL (base or .../v1/updates) instead of SQS.",
+)
+@click.option(
+    "--api-key",
+    envvar="NICELIST_API_KEY",
+    default=None,
+    help="With --api (env NICELIST_API_KEY; on this machine default: the local stack's key).",
+)
 @click.option("--queue-url", envvar="NICELIST_QUEUE_URL", default=None, help="Default: the stage's queue.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @aws_options

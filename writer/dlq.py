@@ -23,10 +23,18 @@ from contract.names import LazyQueueUrl
 from contract.updates import Rejected
 
 ERROR_ATTRIBUTE = "nicelist-error"
+# Why, for machines (``nicelist dlq redrive`` decides by it): the reason's words are for people.
+KIND_ATTRIBUTE = "nicelist-error-kind"
+UNREADABLE = "unreadable"  # not an update or envelope: never writable
+INVALID = "invalid"  # updates that break the contract: never writable
+TABLE_REFUSED = "table-refused"  # DynamoDB refused the item itself: never writable
+GAVE_UP = "gave-up"  # valid updates whose writes kept failing: redrive once the table is healthy
+PARSER_FAILED = "parser-failed"  # the writer's parser broke on it (a bug): redrive after the fix
+NEVER_WRITABLE = frozenset({UNREADABLE, INVALID, TABLE_REFUSED})
 SOURCE_ATTRIBUTE = "nicelist-source-message-id"
 MAX_REASON_CHARS = 4000
 # Room left in every dead letter for its attributes: names, types and a reason of MAX_REASON_CHARS
-# characters of at most 4 UTF-8 bytes each, and the source message id.
+# characters of at most 4 UTF-8 bytes each, the source message id and the kind.
 ATTRIBUTES_ALLOWANCE = 4 * MAX_REASON_CHARS + 1024
 # What SQS accepts in a body or an attribute value: #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF.
 _NOT_FOR_SQS = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -61,11 +69,13 @@ class DeadLetters:
     def url(self) -> str:
         return self._url()
 
-    def send_body(self, body: str, reason: str, source_message_id: str) -> None:
+    def send_body(self, body: str, reason: str, source_message_id: str, kind: str = UNREADABLE) -> None:
         """A whole message that is not a valid update or envelope, body unchanged."""
-        self._send(body, reason, source_message_id)
+        self._send(body, reason, source_message_id, kind)
 
-    def send_rejected(self, rejected: Sequence[Rejected], source_message_id: str, original_body: str) -> None:
+    def send_rejected(
+        self, rejected: Sequence[Rejected], source_message_id: str, original_body: str, kind: str = INVALID
+    ) -> None:
         """The invalid updates of an envelope, as envelopes of their own; each reason names the update by
         its index in the dead-lettered body (and in the original envelope).
 
@@ -77,14 +87,15 @@ class DeadLetters:
             groups = pack_texts(texts, MAX_MESSAGE_BYTES - ATTRIBUTES_ALLOWANCE)
         except UpdateTooLarge:
             reasons = "; ".join(f"update [{r.index}]: {r.reason}" for r in rejected)
-            self._send(original_body, f"the whole message is kept: {reasons}", source_message_id)
+            self._send(original_body, f"the whole message is kept: {reasons}", source_message_id, kind)
             return
         for group in groups:
             reasons = "; ".join(_reason(k, rejected[i]) for k, i in enumerate(group))
-            self._send(seal(texts[i] for i in group), reasons, source_message_id)
+            self._send(seal(texts[i] for i in group), reasons, source_message_id, kind)
 
-    def _send(self, body: str, reason: str, source_message_id: str) -> None:
+    def _send(self, body: str, reason: str, source_message_id: str, kind: str) -> None:
         attributes = _fitted_attributes(len(body.encode()), sqs_text(reason), sqs_text(source_message_id, 256))
+        attributes[KIND_ATTRIBUTE] = {"DataType": "String", "StringValue": kind}
         try:
             self._sqs.send_message(QueueUrl=self.url, MessageBody=body, MessageAttributes=attributes)
         except (ClientError, BotoCoreError) as error:
@@ -107,7 +118,8 @@ def _fitted_attributes(body_bytes: int, reason: str, source: str) -> dict[str, d
             ERROR_ATTRIBUTE: {"DataType": "String", "StringValue": reason},
             SOURCE_ATTRIBUTE: {"DataType": "String", "StringValue": source},
         }
-        if body_bytes + attributes_size(attributes) <= MAX_MESSAGE_BYTES or len(reason) <= 1:
+        # the kind attribute comes on top: at most 64 bytes
+        if body_bytes + attributes_size(attributes) + 64 <= MAX_MESSAGE_BYTES or len(reason) <= 1:
             return attributes
         reason = reason[: len(reason) // 2] or "…"
 

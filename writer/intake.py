@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from contract.updates import InvalidBody, LocationUpdate, ParsedBody, StatusUpdate, parse_body
 from writer.defer import DEFERRALS_ATTRIBUTE, STALLED_ATTRIBUTE, Delivery
+from writer.dlq import PARSER_FAILED, UNREADABLE
 
 _DECIMAL = re.compile(r"[0-9]{1,9}")  # ASCII digits only ("²".isdigit() is True), and no absurd counts
 
@@ -27,6 +28,7 @@ class Unreadable:
     """A body the writer cannot use, and why (for the DLQ's ``nicelist-error``)."""
 
     reason: str
+    kind: str = UNREADABLE
 
 
 def read_body(body: str, **limits: Any) -> ParsedBody | Unreadable:
@@ -38,7 +40,7 @@ def read_body(body: str, **limits: Any) -> ParsedBody | Unreadable:
     except Exception as error:
         # must not fail its batch (the whole batch would come back and its valid neighbours follow it
         # to the DLQ after maxReceiveCount). It is dead-lettered, unchanged, with this reason.
-        return Unreadable(f"body could not be parsed ({type(error).__name__})")
+        return Unreadable(f"body could not be parsed ({type(error).__name__})", PARSER_FAILED)
 
 
 def count(values: Mapping[str, Any] | None, name: str, key: str | None = None) -> int | None:

@@ -29,7 +29,7 @@ from contract.envelope import encode_envelope
 from contract.updates import Rejected, encode_update, format_timestamp
 from writer.coalesce import PlannedWrite, Tagged, WritePlan, plan
 from writer.defer import MAX_STALLED, DeferError, Deferrals, Delivery, Step, next_step, split
-from writer.dlq import DeadLetterError, DeadLetters
+from writer.dlq import GAVE_UP, TABLE_REFUSED, DeadLetterError, DeadLetters
 from writer.intake import Unreadable, delivery, read_body
 from writer.observability import logger
 from writer.pacing import Pacer
@@ -136,7 +136,9 @@ class CoalescingBatchProcessor:
             if isinstance(parsed, Unreadable):
                 self.report.invalid_messages += 1
                 logger.warning("invalid message dead-lettered", message_id=message_id, reason=parsed.reason)
-                if not self._dead_letter(message_id, functools.partial(letters.send_body, record.body, parsed.reason)):
+                if not self._dead_letter(
+                    message_id, functools.partial(letters.send_body, record.body, parsed.reason, kind=parsed.kind)
+                ):
                     failed.add(message_id)
                 continue
             if parsed.rejected:
@@ -213,7 +215,7 @@ class CoalescingBatchProcessor:
         found = split(message, outcomes, self._winners)
         if found.rejected:
             reason = "DynamoDB rejected the write (ValidationException)"
-            if not self._dead_letter_updates(message, found.rejected, reason):
+            if not self._dead_letter_updates(message, found.rejected, reason, TABLE_REFUSED):
                 return False
         if message_id in self._blocked:
             return not found.left
@@ -227,7 +229,7 @@ class CoalescingBatchProcessor:
                 f"writes failed with server or connection errors on {MAX_STALLED} rounds of "
                 f"{deps.settings.max_receive_count} deliveries; the update itself is valid (redrive it)"
             )
-            given_up = self._dead_letter_updates(message, found.left, reason)
+            given_up = self._dead_letter_updates(message, found.left, reason, GAVE_UP)
             self.report.given_up_updates += len(found.left) if given_up else 0
             return given_up
         return self._defer(message, found.left, found.failing)
@@ -249,10 +251,10 @@ class CoalescingBatchProcessor:
         logger.info("remainder deferred", message_id=message.message_id, updates=len(left), of=len(message.updates))
         return True
 
-    def _dead_letter_updates(self, message: Delivery, updates: list[Any], reason: str) -> bool:
+    def _dead_letter_updates(self, message: Delivery, updates: list[Any], reason: str, kind: str) -> bool:
         unwritable = [Rejected(i, encode_update(u), reason) for i, u in enumerate(updates)]
         body = encode_envelope(encode_update(u) for u in message.updates)
-        send = functools.partial(self.deps.dead_letters.send_rejected, unwritable, original_body=body)
+        send = functools.partial(self.deps.dead_letters.send_rejected, unwritable, original_body=body, kind=kind)
         if not self._dead_letter(message.message_id, send):
             return False
         self.report.rejected_updates += len(updates)

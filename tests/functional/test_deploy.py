@@ -2,107 +2,79 @@
 
 moto stores ``FunctionResponseTypes`` and ``ScalingConfig`` on event source mappings and
 implements reserved concurrency, so those paths run on moto. moto never creates a mapping in
-the "Disabled" state from a stopped poller; that state is produced with botocore's Stubber."""
+the "Disabled" state from a stopped poller; that state is produced with botocore's Stubber.
+``deploy check`` is an alias of ``nicelist doctor`` (tests/functional/test_doctor.py has the rest)."""
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from botocore.stub import ANY, Stubber
+from botocore.stub import Stubber
 from click.testing import CliRunner
 from moto import mock_aws
 
 from nicelist.cli import main
-from nicelist.deploy_check import _mapping_problems
-from nicelist.provision import Clients, provision_stage
+from nicelist.deploy_check import mapping_findings
+from nicelist.provision import Clients, ProvisionOptions, provision_stage
+from tests.support.deployed import REGION, STAGE, deploy_function, writer_mapping
 
-REGION = "us-east-1"
 UUID = "0f6d1c6e-93c1-4a39-9d1b-3a8e6f0c2b11"
-STAGE = ["--stage", "dev", "--region", REGION]
-
-
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("handler.py", "def lambda_handler(event, context):\n    return {}\n")
-    return buffer.getvalue()
-
-
-def _deploy_function(name: str, *, reserved: int | None, concurrency: str = "2", level: str = "INFO") -> None:
-    """What `zappa deploy` leaves behind, as far as the checks care."""
-    iam = boto3.client("iam", region_name=REGION)
-    role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    lam = boto3.client("lambda", region_name=REGION)
-    lam.create_function(
-        FunctionName=name,
-        Runtime="python3.11",
-        Role=role,
-        Handler="writer.handler.lambda_handler",
-        Code={"ZipFile": _zip()},
-        Timeout=60,
-        Environment={
-            "Variables": {"NICELIST_CONCURRENCY": concurrency, "LOG_LEVEL": level, "POWERTOOLS_LOG_LEVEL": level}
-        },
-    )
-    if reserved is not None:
-        lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=reserved)
+EMAIL = ProvisionOptions(alarm_email="ops@example.org")
 
 
 @pytest.fixture
 def deployed() -> Iterator[Clients]:
     with mock_aws():
         clients = Clients.create(region=REGION)
-        provision_stage("dev", clients)
-        _deploy_function("nicelist-dev-writer", reserved=2)
-        _deploy_function("nicelist-dev-api", reserved=None)
+        provision_stage("dev", clients, EMAIL)
+        deploy_function("nicelist-dev-writer", reserved=2)
+        deploy_function("nicelist-dev-api", reserved=None)
         yield clients
 
 
-def _mapping() -> dict[str, Any]:
-    mappings = boto3.client("lambda", region_name=REGION).list_event_source_mappings(
-        FunctionName="nicelist-dev-writer"
-    )["EventSourceMappings"]
-    assert len(mappings) == 1
-    return dict(mappings[0])
-
-
-def _check() -> tuple[int, list[str]]:
+def _check() -> tuple[int, list[dict[str, Any]]]:
     out = CliRunner().invoke(main, ["deploy", "check", *STAGE, "--json"])
-    return out.exit_code, json.loads(out.output)["problems"]
+    return out.exit_code, json.loads(out.output)["findings"]
+
+
+def _checks(findings: list[dict[str, Any]]) -> list[str]:
+    return [f["check"] for f in findings]
+
+
+def _problems(findings: list[dict[str, Any]]) -> str:
+    return "\n".join(f"{f['where']}: {f['problem']}" for f in findings)
 
 
 def test_configure_creates_the_mapping_zappa_did_not(deployed: Clients) -> None:
     out = CliRunner().invoke(main, ["deploy", "configure", *STAGE])
     assert out.exit_code == 0, out.output
     assert "created mapping" in out.output
-    mapping = _mapping()
+    mapping = writer_mapping()
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["ScalingConfig"] == {"MaximumConcurrency": 2}
-    assert (mapping["BatchSize"], mapping["MaximumBatchingWindowInSeconds"]) == (50, 2)
+    # no batching window: provisioning's visibility (6 x timeout) leaves no room for one
+    assert (mapping["BatchSize"], mapping["MaximumBatchingWindowInSeconds"]) == (10, 0)
     assert _check() == (0, [])
 
 
 def test_configure_fixes_a_mapping_as_zappa_creates_it(deployed: Clients) -> None:
     # GIVEN the mapping zappa's SqsEventSource.add() creates: no response types, no scaling config
-    queue_arn = provision_stage("dev", deployed).queue_arn
+    queue_arn = provision_stage("dev", deployed, EMAIL).queue_arn
     boto3.client("lambda", region_name=REGION).create_event_source_mapping(
         FunctionName="nicelist-dev-writer", EventSourceArn=queue_arn, BatchSize=10, Enabled=True
     )
-    code, problems = _check()
+    code, findings = _check()
     assert code == 1
-    assert any("lacks ReportBatchItemFailures" in p for p in problems)
-    assert any("no MaximumConcurrency" in p for p in problems)
+    assert _checks(findings) == ["report-batch-item-failures", "maximum-missing"]
     # WHEN configuring THEN the same mapping is updated, not duplicated
     out = CliRunner().invoke(main, ["deploy", "configure", *STAGE, "--batch-size", "10", "--batching-window", "0"])
     assert "updated mapping" in out.output, out.output
-    assert _mapping()["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert writer_mapping()["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert _check() == (0, [])
 
 
@@ -116,7 +88,7 @@ def test_check_lists_every_problem(deployed: Clients) -> None:
         FunctionName="nicelist-dev-api", Environment={"Variables": {"LOG_LEVEL": "DEBUG"}}
     )
     queue = deployed.sqs.get_queue_url(QueueName="nicelist-dev-updates")["QueueUrl"]
-    dlq_arn = provision_stage("dev", deployed).dlq_arn
+    dlq_arn = provision_stage("dev", deployed, EMAIL).dlq_arn
     deployed.sqs.set_queue_attributes(
         QueueUrl=queue,
         Attributes={
@@ -125,35 +97,36 @@ def test_check_lists_every_problem(deployed: Clients) -> None:
         },
     )
     deployed.cloudwatch.delete_alarms(AlarmNames=["nicelist-dev-queue-age"])
-    # WHEN checking THEN every one is reported
-    code, problems = _check()
+    # WHEN checking THEN every one is reported, each with its fix
+    code, findings = _check()
     assert code == 1
-    text = "\n".join(problems)
+    text = _problems(findings)
     for expected in (
-        "nicelist-dev-writer has no reserved concurrency",
-        "nicelist-dev-api: LOG_LEVEL is 'DEBUG'",
-        "nicelist-dev-api: POWERTOOLS_LOG_LEVEL is None",
+        "function nicelist-dev-writer: no reserved concurrency",
+        "function nicelist-dev-api: LOG_LEVEL is 'DEBUG'",
+        "function nicelist-dev-api: POWERTOOLS_LOG_LEVEL is None",
         "maxReceiveCount is 2",
-        "visibility timeout 360 s < 720 s (the writer's 120 s timeout x the rule)",
+        "visibility timeout 360 s < 720 s (6 x the writer's 120 s timeout + the 0 s batching window)",
         "the writer assumes maxReceiveCount 5 (NICELIST_MAX_RECEIVE_COUNT) but the queue's is 2",
-        "the DLQ's retention is not longer than the queue's",
-        "alarm nicelist-dev-queue-age is missing",
+        "queue nicelist-dev-updates-dlq: its retention is not longer than the queue's",
+        "alarm nicelist-dev-queue-age: missing",
     ):
-        assert expected in text, (expected, problems)
-    assert len(problems) == 8, problems
+        assert expected in text, (expected, text)
+    assert len(findings) == 8, text
+    assert all(f["fix"] for f in findings)
 
 
 def test_check_compares_the_writers_receive_count_with_the_queues(deployed: Clients) -> None:
     # GIVEN a sound stage whose queue was later given maxReceiveCount 8, while the writer still assumes 5
     CliRunner().invoke(main, ["deploy", "configure", *STAGE])
     queue = deployed.sqs.get_queue_url(QueueName="nicelist-dev-updates")["QueueUrl"]
-    dlq_arn = provision_stage("dev", deployed).dlq_arn
+    dlq_arn = provision_stage("dev", deployed, EMAIL).dlq_arn
     redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 8})
     deployed.sqs.set_queue_attributes(QueueUrl=queue, Attributes={"RedrivePolicy": redrive})
     # WHEN checking THEN exactly that mismatch is reported
-    code, problems = _check()
+    code, findings = _check()
     assert code == 1
-    assert problems == [
+    assert [f["problem"] for f in findings] == [
         "the writer assumes maxReceiveCount 5 (NICELIST_MAX_RECEIVE_COUNT) but the queue's is 8: "
         "its last-delivery rule would fire at the wrong receive"
     ]
@@ -161,11 +134,13 @@ def test_check_compares_the_writers_receive_count_with_the_queues(deployed: Clie
 
 def test_check_on_an_undeployed_stage() -> None:
     with mock_aws():
-        code, problems = _check()
+        code, findings = _check()
     assert code == 1
-    assert "function nicelist-dev-writer is missing" in problems
-    assert "queue nicelist-dev-updates is missing" in problems
-    assert len([p for p in problems if p.startswith("alarm ")]) == 5
+    text = _problems(findings)
+    assert "function nicelist-dev-writer: missing" in text
+    assert "queue nicelist-dev-updates: missing" in text
+    assert "topic nicelist-dev-alarms: missing" in text
+    assert _checks(findings).count("iam-role-missing") == 2
 
 
 def test_configure_refuses_without_reserved_concurrency(deployed: Clients) -> None:
@@ -188,7 +163,7 @@ def test_configure_tells_the_writers_how_many_share_the_budget() -> None:
     # GIVEN writers deployed with NICELIST_CONCURRENCY=3 and a reserved concurrency of 4
     with mock_aws():
         provision_stage("dev", Clients.create(region=REGION))
-        _deploy_function("nicelist-dev-writer", reserved=4, concurrency="3")
+        deploy_function("nicelist-dev-writer", reserved=4, concurrency="3")
         # WHEN the operator raises the mapping's maximum concurrency to 4
         out = CliRunner().invoke(main, ["deploy", "configure", *STAGE, "--max-concurrency", "4"])
         shared_by = boto3.client("ssm", region_name=REGION).get_parameter(Name="/nicelist/dev/writer-concurrency")
@@ -203,7 +178,8 @@ def test_check_reports_writers_splitting_the_budget_by_the_wrong_number(deployed
     deployed.ssm.put_parameter(Name="/nicelist/dev/writer-concurrency", Value="5", Type="String", Overwrite=True)
     out = CliRunner().invoke(main, ["deploy", "check", *STAGE])
     assert out.exit_code == 1
-    assert "split the write rate by 5 but MaximumConcurrency is 2" in out.output
+    assert "the writers split W by 5 but at most 2 executions run" in out.output
+    assert "FIX: nicelist tune --stage dev --concurrency 2" in out.output
 
 
 def test_disabled_mapping_is_a_problem() -> None:
@@ -218,10 +194,9 @@ def test_disabled_mapping_is_a_problem() -> None:
         "ScalingConfig": {"MaximumConcurrency": 5},
     }
     with Stubber(lam) as stubber:
-        stubber.add_response("get_function_concurrency", {"ReservedConcurrentExecutions": 4}, {"FunctionName": ANY})
         stubber.add_response("list_event_source_mappings", {"EventSourceMappings": [mapping]})
-        problems = _mapping_problems(lam, "nicelist-dev-writer", arn, shared_by=5)
-    assert problems == [f"mapping {UUID} is Disabled", f"mapping {UUID} MaximumConcurrency 5 is not 2..4"]
+        findings = mapping_findings(lam, "dev", arn)
+    assert [(f.where, f.problem) for f in findings] == [(f"mapping {UUID}", "is Disabled: nothing drains")]
 
 
 @pytest.mark.parametrize(

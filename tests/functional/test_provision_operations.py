@@ -59,7 +59,7 @@ def test_status_healthy_stage(stage: tuple[Clients, ProvisionResult]) -> None:
     assert out.exit_code == 0, out.output
     data = json.loads(out.output)
     assert (data["visible"], data["in_flight"], data["dlq_visible"]) == (1, 0, 0)
-    assert data["write_rate"] == "300"
+    assert data["write_budget"] == 300
     assert len(data["alarms"]) == 5
     assert data["healthy"] is True
 
@@ -123,7 +123,7 @@ def test_dlq_redrive_moves_everything_back(stage: tuple[Clients, ProvisionResult
     _dead_letters(clients, result, 13)
     out = CliRunner().invoke(main, ["dlq", "redrive", *STAGE, "--json"])
     assert out.exit_code == 0, out.output
-    report = json.loads(out.output)
+    report = json.loads(out.stdout)  # progress goes to stderr
     assert (report["method"], report["moved"], report["failed"]) == ("receive-send-delete", 13, 0)
     assert _depth(clients, result.dlq_url) == 0
     assert _depth(clients, result.queue_url) == 13
@@ -162,6 +162,8 @@ def test_redrive_keeps_the_batch_when_the_send_raises(stage: tuple[Clients, Prov
     with Stubber(clients.sqs) as stubber:
         received = clients.sqs  # the stub replaces every call: receive first, then a failing send
         messages = [{"MessageId": f"m{i}", "ReceiptHandle": f"h{i}", "Body": "{}", "MD5OfBody": "x"} for i in range(3)]
+        depth = {"ApproximateNumberOfMessages": "3", "ApproximateNumberOfMessagesNotVisible": "0"}
+        stubber.add_response("get_queue_attributes", {"Attributes": depth})
         stubber.add_response("receive_message", {"Messages": messages})
         stubber.add_client_error("send_message_batch", "ServiceUnavailable", http_status_code=503)
         with pytest.raises(RedriveError, match="stay in the DLQ"):
@@ -179,17 +181,19 @@ def test_redrive_prefers_the_move_task_on_aws(stage: tuple[Clients, ProvisionRes
         stubber.add_response("get_queue_url", {"QueueUrl": result.queue_url}, {"QueueName": names.queue})
         for arn in (result.dlq_arn, result.queue_arn):
             stubber.add_response("get_queue_attributes", {"Attributes": {"QueueArn": arn}})
+        depth = {"ApproximateNumberOfMessages": "7", "ApproximateNumberOfMessagesNotVisible": "0"}
+        stubber.add_response("get_queue_attributes", {"Attributes": depth})
         stubber.add_response(
             "start_message_move_task",
             {"TaskHandle": "task-1"},
             {"SourceArn": result.dlq_arn, "DestinationArn": result.queue_arn},
         )
         report = redrive(clients.sqs, names, "auto", None)
-    assert (report.method, report.task_handle) == ("move-task", "task-1")
+    assert (report.method, report.task_handle, report.at_start) == ("move-task", "task-1", 7)
 
 
 def test_redrive_move_task_only_fails_loudly_on_moto(stage: tuple[Clients, ProvisionResult]) -> None:
-    out = CliRunner().invoke(main, ["dlq", "redrive", *STAGE, "--method", "move-task"])
+    out = CliRunner().invoke(main, ["dlq", "redrive", *STAGE, "--all", "--method", "move-task"])
     assert out.exit_code == 1
     assert "not implemented" in out.output
 

@@ -26,7 +26,7 @@ from tests.support import strict_sqs
 from tests.support.events import envelope, lambda_context, location, sqs_record, status
 from tests.support.fakes import FakeTime, on_fake_time
 from tests.support.writer import Stage, create_stage
-from writer.dlq import ERROR_ATTRIBUTE
+from writer.dlq import ERROR_ATTRIBUTE, INVALID, KIND_ATTRIBUTE, UNREADABLE
 from writer.handler import SQS_TIMEOUTS, handle
 from writer.intake import Unreadable, read_body
 from writer.processor import WriterDeps
@@ -371,3 +371,16 @@ def test_an_observation_too_far_ahead_is_dead_lettered_with_its_reason_when_boun
     # AND without a bound (the default), a replay of a future date is written
     assert failures(handle(event, lambda_context(), stage.deps())) == set()
     assert "STATUS" in stage.items("c-far")
+
+
+def test_every_dead_letter_says_for_machines_whether_it_can_ever_be_written(stage: Stage) -> None:
+    # GIVEN an unreadable body, an envelope with an invalid update, and a valid neighbour
+    bad = {**status("c-bad", AT.format(1)), "status": "grumpy"}
+    records = [
+        sqs_record("not json", message_id="m-1"),
+        sqs_record(envelope(bad, status("c-ok", AT.format(2))), message_id="m-2"),
+    ]
+    assert failures(handle({"Records": records}, lambda_context(), stage.deps())) == set()
+    # THEN each dead letter carries its kind beside its reason, which `nicelist dlq redrive` decides by
+    kinds = sorted(m["MessageAttributes"][KIND_ATTRIBUTE]["StringValue"] for m in stage.dlq_messages())
+    assert kinds == [INVALID, UNREADABLE]

@@ -89,3 +89,9 @@ def test_the_check_fails_when_an_arrow_points_up() -> None:
     # A producer module that imports the writer would be caught by the same rule.
     found = imported_packages("from writer.table import TableWriter\n")
     assert (found & set(PACKAGES)) - ALLOWED["producers"] == {"writer"}
+
+
+def test_test_modules_have_unique_names() -> None:
+    # the test folders are not packages: two files of one name stop pytest's collection of the whole suite
+    names = [path.name for path in (ROOT / "tests").rglob("test_*.py")]
+    assert sorted({n for n in names if names.count(n) > 1}) == []
