@@ -39,7 +39,7 @@ class Plan:
     kill_in_flight: bool  # ... and then only while it holds received messages (the worst moment)
 
 
-QUICK = Plan(updates=1200, children=200, dead_share=0.4, missing_table_updates=0, kill_at=0.3, kill_in_flight=False)
+QUICK = Plan(updates=700, children=150, dead_share=0.4, missing_table_updates=0, kill_at=0.3, kill_in_flight=False)
 LONG = Plan(updates=3000, children=500, dead_share=0.4, missing_table_updates=200, kill_at=0.3, kill_in_flight=True)
 
 
