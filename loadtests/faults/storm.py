@@ -32,7 +32,7 @@ class Plan:
     resend_share: float  # of messages, sent a second time verbatim
 
 
-QUICK = Plan(unique=400, children=100, copies=3, bare_share=0.3, max_pack=40, resend_share=0.1)
+QUICK = Plan(unique=300, children=100, copies=3, bare_share=0.3, max_pack=40, resend_share=0.1)
 LONG = Plan(unique=2500, children=500, copies=3, bare_share=0.3, max_pack=50, resend_share=0.1)
 
 

@@ -33,7 +33,7 @@ class Plan:
     rate_changes: tuple[tuple[float, float], ...]  # (seconds after the spike started, new W)
 
 
-QUICK = Plan(600, 150, 60.0, NEEDED // 3, 0.2, ((3.0, 20.0), (7.0, 145.0)))
+QUICK = Plan(450, 150, 60.0, NEEDED // 3, 0.2, ((3.0, 20.0), (7.0, 145.0)))
 LONG = Plan(2400, 600, 80.0, NEEDED // 3, 0.2, ((8.0, 20.0), (20.0, 145.0)))
 
 

@@ -68,7 +68,7 @@ def up(**values: Any) -> None:
             console.print(f"[bold]nicelist {config.stage}[/] is up.")
             console.print(f"  enqueue API   {stack.api_url}/v1/updates   (x-api-key: {config.api_key})")
             console.print(f"  embedded AWS  {stack.aws_url}   (AWS_ENDPOINT_URL; any credentials)")
-            console.print(f"  metered DDB   {stack.dynamodb_url}/_meter/stats   (faults: PUT …/_meter/faults)")
+            console.print(f"  metered DDB   {stack.dynamodb_url}/_meter/stats   (faults: /_meter/faults)")
             runtime = stack.runtime
             if runtime is not None and runtime.control_url:
                 console.print(f"  writer tuning {runtime.control_url}   (nicelist tune --control-url …)")
