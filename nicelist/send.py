@@ -29,6 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionEr
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from contract import jsonio
 from contract.updates import InvalidUpdate
 from nicelist.console import connection_message, is_loopback, not_running_hint
 from nicelist.local.stack import StackConfig
@@ -95,7 +96,10 @@ def _csv_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_records(stream: TextIO, kind: str) -> Iterator[tuple[int, Any]]:
-    """``(line number, decoded record)``; a line that is not JSON yields an ``InvalidUpdate``."""
+    """``(line number, decoded record)``; a line that is not strict JSON yields an ``Unreadable``.
+
+    Lines are read by ``contract.jsonio``, the reader of the API and the writer, so a file line is
+    read exactly as the API would read it (duplicate keys, NaN, deep nesting refused, never a crash)."""
     if kind == "csv":
         reader = csv.DictReader(stream)
         for row in reader:
@@ -105,9 +109,9 @@ def read_records(stream: TextIO, kind: str) -> Iterator[tuple[int, Any]]:
         if not line.strip():
             continue
         try:
-            yield number, json.loads(line)
-        except json.JSONDecodeError as error:
-            yield number, Unreadable(f"not JSON: {error.msg} at column {error.colno}")
+            yield number, jsonio.loads(line)
+        except jsonio.BadJson as error:
+            yield number, Unreadable(f"not JSON: {error}")
 
 
 def validate(records: Iterator[tuple[int, Any]], report: Report) -> list[Item]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,10 +11,13 @@ from typing import Any
 import boto3
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from moto import mock_aws
 
 from contract.updates import parse_body
 from nicelist.cli import main
+from nicelist.send import Report, read_records, validate
 
 
 @pytest.fixture
@@ -90,3 +94,16 @@ def test_a_missing_queue_is_a_clean_error(sqs: Any) -> None:
 
 def test_file_or_generate_is_required(sqs: Any) -> None:
     assert CliRunner().invoke(main, ["send"]).exit_code == 2
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    line=st.one_of(
+        st.text(max_size=200).filter(lambda t: "\n" not in t and "\r" not in t),
+        st.sampled_from(["[" * 100_000, '{"a":1,"a":2}', '{"lat":NaN}', "9" * 5_000, '{"x":1e400}']),
+    )
+)
+def test_any_line_of_a_file_is_a_record_or_a_line_rejected_never_a_crash(line: str) -> None:
+    report = Report()
+    validate(read_records(io.StringIO(line + "\n"), "jsonl"), report)
+    assert report.total == (1 if line.strip() else 0)
