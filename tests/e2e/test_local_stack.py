@@ -8,6 +8,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
@@ -45,32 +48,49 @@ def test_demo_delivers_every_accepted_update_and_holds_the_table_to_its_capacity
     assert Path(report["chart"]).stat().st_size > 10_000
 
 
-def test_up_serves_the_api_writes_the_table_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+@dataclass
+class Up:
+    """A ``nicelist up`` subprocess on free ports; ``output`` is what it printed, once stopped."""
+
+    process: subprocess.Popen[str]
+    moto: str
+    api: str
+    output: str = ""
+
+
+@contextmanager
+def nicelist_up(run_dir: Path) -> Iterator[Up]:
+    """Start ``nicelist up``, wait until its API is healthy, and stop it with Ctrl-C (SIGINT) on leaving."""
     ports = _ports()
-    moto, api = ports[1], ports[5]
     process = subprocess.Popen(
-        [*NICELIST, "up", "--run-dir", str(tmp_path), *ports],
+        [*NICELIST, "up", "--run-dir", str(run_dir), *ports],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
+    up = Up(process, moto=ports[1], api=ports[5])
     try:
+        _wait(lambda: _health(urllib3.PoolManager(retries=False, timeout=5), up.api), 60, process)
+        yield up
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        up.output, _ = process.communicate(timeout=60)
+
+
+def test_up_serves_the_api_writes_the_table_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    with nicelist_up(tmp_path) as up:
         http = urllib3.PoolManager(retries=False, timeout=5)
-        _wait(lambda: _health(http, api), 60, process)
         update = {"kind": "status", "child_id": "c-e2e", "status": "nice", "observed_at": "2026-12-23T18:00:00Z"}
-        url = f"http://127.0.0.1:{api}/v1/updates"
+        url = f"http://127.0.0.1:{up.api}/v1/updates"
         unauthorised = http.request("POST", url, body=json.dumps(update), headers={"content-type": "application/json"})
         assert unauthorised.status == 401
         headers = {"content-type": "application/json", "x-api-key": "local-dev-key"}
         accepted = http.request("POST", url, body=json.dumps(update), headers=headers)
         assert accepted.status == 202 and json.loads(accepted.data) == {"accepted": 1}
-        table = boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{moto}", region_name="us-east-1")
+        table = boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{up.moto}", region_name="us-east-1")
         key = {"child_id": {"S": "c-e2e"}, "sk": {"S": "STATUS"}}
-        _wait(lambda: "Item" in table.get_item(TableName="nicelist-local", Key=key), 60, process)
-        children = _descendants(process.pid)
+        _wait(lambda: "Item" in table.get_item(TableName="nicelist-local", Key=key), 60, up.process)
+        children = _descendants(up.process.pid)
         assert len(children) >= 4  # moto, meter, API server, writer executions
-    finally:
-        os.killpg(process.pid, signal.SIGINT)
-        output, _ = process.communicate(timeout=60)
-    assert process.returncode == 0, output[-3000:]
+    assert up.process.returncode == 0, up.output[-3000:]
     assert [pid for pid in children if _alive(pid)] == [], "child processes outlived nicelist up"
 
 

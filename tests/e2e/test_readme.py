@@ -6,15 +6,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import urllib3
 
-from tests.e2e.test_local_stack import NICELIST, _health, _ports, _wait
+from tests.e2e.test_local_stack import nicelist_up
 
 pytestmark = pytest.mark.e2e
 README = (Path(__file__).parents[2] / "README.md").read_text()
@@ -59,14 +57,8 @@ def test_the_readme_has_examples_to_run() -> None:
 
 
 def test_the_readme_examples_answer_what_the_readme_says(tmp_path: Path) -> None:
-    ports = _ports()
-    moto, api = ports[1], ports[5]
-    process = subprocess.Popen(
-        [*NICELIST, "up", "--run-dir", str(tmp_path), *ports],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )  # fmt: skip
-    try:
-        _wait(lambda: _health(urllib3.PoolManager(retries=False, timeout=5), api), 60, process)
+    with nicelist_up(tmp_path) as up:
+        moto, api = up.moto, up.api
         for command, body, status in curl_examples():
             run = command.replace("localhost:8080", f"127.0.0.1:{api}")
             done = subprocess.run(["bash", "-c", run], capture_output=True, text=True, timeout=30, check=False)
@@ -80,6 +72,3 @@ def test_the_readme_examples_answer_what_the_readme_says(tmp_path: Path) -> None
                 env={**os.environ, "NICELIST_STAGE": "local"},
             )  # fmt: skip
             assert done.returncode == 0, done.stderr[-3000:]
-    finally:
-        os.killpg(process.pid, signal.SIGINT)
-        process.communicate(timeout=60)
