@@ -17,12 +17,13 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from contract.keys import is_track, track_key
 from contract.updates import LocationUpdate, StatusUpdate, parse_body
+from nicelist.deadletters import release
 from nicelist.demo.verify import Expected, compare, scan_table
 from writer.dlq import ERROR_ATTRIBUTE, SOURCE_ATTRIBUTE
 from writer.items import state_item, track_item
@@ -176,7 +177,7 @@ def census(sqs: Any, dlq_url: str, *, restore: bool = True) -> Census:
             handles.append(message["ReceiptHandle"])
             letters[message["MessageId"]] = _letter(message)
     if restore:
-        _make_visible(sqs, dlq_url, handles)
+        release(sqs, dlq_url, list(handles))
     return Census(list(letters.values()))
 
 
@@ -199,15 +200,6 @@ def valid_updates_of(body: str) -> list[AnyUpdate]:
         return list(parse_body(body).updates)
     except (ValueError, RecursionError):
         return []
-
-
-def _make_visible(sqs: Any, url: str, handles: Sequence[str]) -> None:
-    for start in range(0, len(handles), 10):
-        entries = [
-            {"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0}
-            for i, h in enumerate(handles[start : start + 10])
-        ]
-        sqs.change_message_visibility_batch(QueueUrl=url, Entries=entries)
 
 
 _CATEGORIES = (
