@@ -85,6 +85,23 @@ class ChildProcess:
             self._log = None
 
 
+PREVIOUS_SUFFIX = ".previous.log"
+
+
+def rotate_logs(run_dir: Path) -> list[Path]:
+    """Start a run with empty logs: every ``<name>.log`` of the last run becomes ``<name>.previous.log``
+    (replacing the one before), so a run directory holds at most two runs' logs and ``nicelist logs``
+    reads only the current one. Returns the files moved aside."""
+    moved = []
+    for path in sorted(run_dir.glob("*.log")):
+        if path.name.endswith(PREVIOUS_SUFFIX):
+            continue
+        target = path.with_name(path.name.removesuffix(".log") + PREVIOUS_SUFFIX)
+        path.replace(target)
+        moved.append(target)
+    return moved
+
+
 def python_module(module: str, *args: str) -> list[str]:
     """argv running ``module`` with this interpreter (the venv's)."""
     return [sys.executable, "-m", module, *args]

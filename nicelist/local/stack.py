@@ -32,7 +32,7 @@ from nicelist.local.config import RuntimeConfig, Tuning
 from nicelist.local.control import DEFAULT_CONTROL_PORT
 from nicelist.local.cutline import CutLine
 from nicelist.local.health import HealthEvent, HealthWatcher, Probe, aws_check, http_check
-from nicelist.local.processes import ChildProcess, StartupError, port_is_free, python_module
+from nicelist.local.processes import ChildProcess, StartupError, port_is_free, python_module, rotate_logs
 from nicelist.local.runtime import WriterRuntime
 from nicelist.options import LOCAL_CREDENTIALS, LOCAL_REGION, local_session
 from nicelist.provision import Clients, ProvisionOptions, ProvisionResult, provision_stage
@@ -155,6 +155,7 @@ class LocalStack:
     def start(self) -> None:
         self._check_ports()
         self.config.run_dir.mkdir(parents=True, exist_ok=True)
+        rotate_logs(self.config.run_dir)  # one run per log: the last run's are kept as *.previous.log
         self._start_child(
             "moto",
             python_module("moto.server", "-H", self.config.host, "-p", str(self.config.moto_port)),

@@ -8,6 +8,7 @@ reads everything back, prints before -> after for each value and the new drain e
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,10 +17,12 @@ from typing import Any
 import click
 
 from nicelist.console import aws_errors, emit
+from nicelist.drain import LoggedMix, MessageMix, estimate, message_mix
 from nicelist.local.control import DEFAULT_CONTROL_URL
 from nicelist.local.tune import LocalStage
+from nicelist.logs import sources_for
 from nicelist.options import AwsTarget, aws_options
-from nicelist.plan import DEFAULT_UNITS_PER_UPDATE, PlanError, read_plan
+from nicelist.plan import PlanError, read_plan
 from nicelist.settings_file import DEFAULT_SETTINGS, SettingsFileError, drift_findings, load, persist_concurrency
 from nicelist.tuning.aws import AwsStage
 from nicelist.tuning.model import (
@@ -79,18 +82,9 @@ def request_from(values: dict[str, Any]) -> TuneRequest:
     )
 
 
-def drain_estimate(live: LiveStage, updates_per_message: float) -> dict[str, Any]:
-    """Backlog / W, and the figures it rests on."""
-    backlog, rate = live.facts.backlog, live.tuning.write_rate
-    if backlog is None or not rate:
-        return {"seconds": None, "line": "drain estimate: unknown (no queue or no write rate)"}
-    seconds = backlog * updates_per_message * DEFAULT_UNITS_PER_UPDATE / rate
-    line = (
-        f"drain estimate: {seconds:,.1f} s = {backlog} messages x {updates_per_message:g} updates/message "
-        f"(--updates-per-message) x {DEFAULT_UNITS_PER_UPDATE:g} WCU/update (BENCHMARKS.md) / W {rate:g} WCU/s;\n"
-        "  assumes W is spent steadily (no throttles, no retries) and nothing new arrives"
-    )
-    return {"seconds": seconds, "messages": backlog, "updates_per_message": updates_per_message, "line": line}
+def drain_estimate(live: LiveStage, mix: MessageMix) -> dict[str, Any]:
+    """Backlog / W (``nicelist.drain``): what the new budget would give, before anything is measured at it."""
+    return estimate(live.facts.backlog, mix, measured=None, budget=live.tuning.write_rate).as_dict()
 
 
 def read_back(
@@ -163,6 +157,8 @@ def run_tune(target: AwsTarget, values: dict[str, Any], sleep: Callable[[float],
     backend = backend_for(target, values["control_url"])
     request = request_from(values)
     live = backend.read()
+    logged = LoggedMix(sources_for(target, None, ["writer"]))
+    values["mix"] = message_mix(values["updates_per_message"], logged, dt.datetime.now(dt.UTC))
     if errors := request_errors(request, live):
         raise click.UsageError("; ".join(errors))
     if request.empty and not values["persist"]:
@@ -194,7 +190,7 @@ def run_tune(target: AwsTarget, values: dict[str, Any], sleep: Callable[[float],
 
 def _show(live: LiveStage, values: dict[str, Any]) -> None:
     findings = tuning_findings(live.tuning, live.facts)
-    drain = drain_estimate(live, values["updates_per_message"])
+    drain = drain_estimate(live, values["mix"])
     lines = [f"stage {live.facts.stage}:"]
     lines += [f"  {_LABELS[name]:<26} {_value(value)}" for name, value in live.tuning.as_dict().items()]
     lines += [drain["line"], *[f"PROBLEM {finding.line()}" for finding in findings]]
@@ -215,7 +211,7 @@ def _report(
     wrong: list[str] | None = None,
     persisted: dict[str, Any] | None = None,
 ) -> None:
-    drain = drain_estimate(LiveStage(after, live.facts), values["updates_per_message"])
+    drain = drain_estimate(LiveStage(after, live.facts), values["mix"])
     warnings = _settings_warning(values, live, after) if applied else []
     title = "tuned" if applied else "would tune (dry run)"
     lines = [f"stage {live.facts.stage}: {title}", *comparison(before, after)]
@@ -291,9 +287,8 @@ def _report(
 @click.option(
     "--updates-per-message",
     type=click.FloatRange(min=0, min_open=True),
-    default=1.0,
-    show_default=True,
-    help="For the drain estimate.",
+    default=None,
+    help="For the drain estimate (default: measured from the writers' logs of the last 10 min, else 1).",
 )
 @click.option(
     "--control-url",

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import io
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 from botocore.stub import Stubber
 from click.testing import CliRunner
 from moto import mock_aws
+from rich.console import Console
 
 from contract.names import StageNames
 from nicelist.cli import main
 from nicelist.dlq import RedriveError, redrive, redrive_by_copy
+from nicelist.options import AwsTarget
 from nicelist.provision import Clients, ProvisionOptions, ProvisionResult, provision_stage
+from nicelist.status import stage_status, watch_status
 
 STAGE = ["--stage", "ops", "--region", "us-east-1"]
 
@@ -215,3 +221,61 @@ def test_status_reports_a_missing_alarm_and_ignores_other_stages(stage: tuple[Cl
     data = json.loads(out.output)
     assert data["missing"] == ["nicelist-ops-writer-errors"]
     assert len(data["alarms"]) == 4
+
+
+def _writer_logged(clients: Clients, batches: list[tuple[int, int]]) -> None:
+    """The writer's ``batch done`` lines in its CloudWatch log group, as Lambda would ship them."""
+    logs = boto3.client("logs", region_name="us-east-1")
+    group = f"/aws/lambda/{StageNames('ops').writer_function}"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="2026/12/23/[$LATEST]abc")
+    now_ms = int(time.time() * 1000)
+    events = [
+        {"timestamp": now_ms - 1000 * (len(batches) - i), "message": json.dumps(
+            {"level": "INFO", "message": "batch done", "messages": messages, "updates": updates}
+        )}
+        for i, (messages, updates) in enumerate(batches)
+    ]  # fmt: skip
+    logs.put_log_events(logGroupName=group, logStreamName="2026/12/23/[$LATEST]abc", logEvents=events)
+
+
+def test_status_estimates_the_drain_from_the_backlog_and_the_writers_logs(
+    stage: tuple[Clients, ProvisionResult],
+) -> None:
+    clients, result = stage
+    for _ in range(6):
+        clients.sqs.send_message(QueueUrl=result.queue_url, MessageBody="{}")
+    clients.sqs.send_message(QueueUrl=result.queue_url, MessageBody="{}", DelaySeconds=600)
+    _writer_logged(clients, [(10, 4_000), (10, 6_000)])
+    data = json.loads(CliRunner().invoke(main, ["status", *STAGE, "--json"]).output)
+    assert (data["visible"], data["delayed"], data["backlog"]) == (6, 1, 7)
+    drain = data["drain"]
+    assert drain["mix"] == {"updates_per_message": 500.0, "source": "writer logs", "messages_seen": 20}
+    assert drain["rate_source"] == "budget"  # moto has no ConsumedWriteCapacityUnits datapoint
+    assert drain["seconds"] == pytest.approx(7 * 500 * 1.375 / 300)
+    given = json.loads(CliRunner().invoke(main, ["status", *STAGE, "--updates-per-message", "2", "--json"]).output)
+    assert given["drain"]["seconds"] == pytest.approx(7 * 2 * 1.375 / 300)
+    text = CliRunner().invoke(main, ["status", *STAGE]).output
+    assert "drain estimate: 16.0 s = 7 messages x 500.0 updates/message (writer logs, 20 messages)" in text
+
+
+def test_status_watch_refreshes_until_ctrl_c(stage: tuple[Clients, ProvisionResult]) -> None:
+    clients, result = stage
+    for _ in range(3):
+        clients.sqs.send_message(QueueUrl=result.queue_url, MessageBody="{}")
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) == 3:
+            raise KeyboardInterrupt
+        message = clients.sqs.receive_message(QueueUrl=result.queue_url)["Messages"][0]
+        clients.sqs.delete_message(QueueUrl=result.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    target = AwsTarget(stage="ops", region="us-east-1", profile=None, endpoint_url=None)
+    stream = io.StringIO()
+    watch_status(lambda: stage_status(target), 1.0, Console(file=stream, width=200), sleep)
+    screens = stream.getvalue().split("refreshed ")
+    assert len(screens) == 4  # three refreshes, then Ctrl-C ended it quietly
+    assert "3 visible" in screens[0] and "2 visible" in screens[1] and "1 visible" in screens[2]
+    assert sleeps == [1.0, 1.0, 1.0]
