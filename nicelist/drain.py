@@ -86,16 +86,25 @@ class DrainEstimate:
     units_per_update: float
     rate_wcu_s: float | None
     rate_source: str | None  # "measured" | "budget" | None
+    seconds_at_budget: float | None = None  # beside a measured estimate: the same backlog at W
 
     @property
     def line(self) -> str:
         if self.seconds is None:
             why = "no queue figure" if self.messages is None else "no write rate (W unset and nothing measured)"
             return f"drain estimate: unknown ({why})"
+        if self.messages == 0:
+            return "drain estimate: nothing to drain (the queue is empty)"
         return (
             f"drain estimate: {_duration(self.seconds)} = {self.messages:,} messages x {self.mix.describe()}"
             f" x {self.units_per_update:g} WCU/update / {self.rate_wcu_s:g} WCU/s ({self.rate_source});\n"
-            "  assumes nothing new arrives and the rate holds"
+            + (
+                f"  {_duration(self.seconds_at_budget)} at W if the writers spend all of it"
+                " (a 60 s mean reads low just after a spike starts);\n"
+                if self.seconds_at_budget is not None and self.rate_source == "measured"
+                else ""
+            )
+            + "  assumes nothing new arrives and the rate holds"
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -111,15 +120,18 @@ def estimate(
     capacity: float | None = None,
     units_per_update: float = DEFAULT_UNITS_PER_UPDATE,
 ) -> DrainEstimate:
+    spendable = (min(budget, capacity) if capacity else budget) if budget else None
+
+    def at(rate: float | None) -> float | None:
+        return None if messages is None or not rate else messages * mix.updates_per_message * units_per_update / rate
+
+    rate: float | None
+    source: str | None
     if measured is not None and measured > 0:
         rate, source = measured, "measured"
-    elif budget:
-        rate, source = (min(budget, capacity) if capacity else budget), "budget"
     else:
-        rate, source = None, None
-    seconds = None
-    if messages is not None and rate:
-        seconds = messages * mix.updates_per_message * units_per_update / rate
+        rate, source = spendable, ("budget" if spendable else None)
+    seconds = at(rate)
     return DrainEstimate(
         seconds=seconds,
         messages=messages,
@@ -127,6 +139,7 @@ def estimate(
         units_per_update=units_per_update,
         rate_wcu_s=rate,
         rate_source=source,
+        seconds_at_budget=at(spendable),
     )
 
 

@@ -28,6 +28,8 @@ def test_the_measured_rate_beats_the_budget_and_the_budget_is_capped_by_the_tabl
     measured = estimate(40, mix, measured=200.0, budget=500.0, capacity=300)
     assert (measured.rate_source, measured.rate_wcu_s) == ("measured", 200.0)
     assert measured.seconds == pytest.approx(40 * 100 * 1.375 / 200)
+    assert measured.seconds_at_budget == pytest.approx(40 * 100 * 1.375 / 300)
+    assert "18.3 s at W if the writers spend all of it" in measured.line
     budget = estimate(40, mix, measured=0.0, budget=500.0, capacity=300)
     assert (budget.rate_source, budget.rate_wcu_s) == ("budget", 300)
     assert "messages x 100 updates/message" in budget.line
@@ -38,6 +40,7 @@ def test_no_rate_or_no_queue_is_unknown_not_zero() -> None:
     assert estimate(10, mix, measured=None, budget=None).seconds is None
     assert "unknown" in estimate(None, mix, measured=5.0, budget=5.0).line
     assert "assumed" in estimate(10, mix, measured=None, budget=10.0).line
+    assert estimate(0, mix, measured=5.0, budget=5.0).line == "drain estimate: nothing to drain (the queue is empty)"
 
 
 def test_updates_per_message_comes_from_the_writers_batch_lines(tmp_path: Path) -> None:
