@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HASH := $(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: demo test lint up bench clean
+.PHONY: demo test lint up bench clean package
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ lint: $(VENV)/.dev-$(HASH)
 
 up: $(VENV)/.local-$(HASH)  ## the local stack until Ctrl-C
 	$(BIN)/nicelist up $(ARGS)
+
+package:  ## the two Lambda zips of an environment (ARGS=prod; default dev) into dist/, built by zappa from .venv-package
+	$(PYTHON) -m nicelist.package $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
