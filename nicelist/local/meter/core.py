@@ -114,6 +114,8 @@ class Meter:
         self._clock = clock
         self._tables: dict[str, _Table] = {}
         self._ledgers: dict[str, TableLedger] = {}
+        for table in self._capacity:  # burst credit accrues from the start, not from the first write
+            self._state(table)
 
     def capacity(self, table: str) -> int | None:
         """The table's provisioned write capacity (WCU/s); None means on-demand or unlimited."""
