@@ -7,8 +7,10 @@ drives DynamoDB writes from N client threads for a few seconds per scenario:
 
 Scenarios: PutItem direct to moto vs through the meter (its overhead), conditional 1-WCU
 PutItem through the meter, BatchWriteItem of 25 direct and through the meter; the table has no
-capacity for those, so the figures are moto's ceiling. With ``--capacity W`` a last scenario
-provisions W WCU/s and checks that the peak one-second rate the meter saw stays <= W.
+capacity for those (the meter is told so: it would otherwise throttle the on-demand table as
+DynamoDB does), so the figures are moto's ceiling. With ``--capacity W`` a last scenario provisions
+W WCU/s and checks that the peak one-second rate the meter saw stays <= W: the meter runs strict
+(``--burst-seconds 0``), without DynamoDB's burst credit, so no second may exceed W.
 """
 
 from __future__ import annotations
@@ -67,7 +69,17 @@ def _processes(python: str) -> Iterator[tuple[str, str, dict[str, int]]]:
     )
     moto_url = f"http://127.0.0.1:{moto_port}"
     meter = subprocess.Popen(
-        [python, "-m", "nicelist.local.meter", "--upstream", moto_url, "--port", str(meter_port)],
+        [
+            python,
+            "-m",
+            "nicelist.local.meter",
+            "--upstream",
+            moto_url,
+            "--port",
+            str(meter_port),
+            "--burst-seconds",
+            "0",
+        ],
         stdout=subprocess.DEVNULL,
     )
     meter_url = f"http://127.0.0.1:{meter_port}"
@@ -176,6 +188,7 @@ def main() -> int:
             ],
             BillingMode="PAY_PER_REQUEST",
         )
+        _http(meter_url + "/_meter/capacity", "PUT", {"table": TABLE, "wcu": None})  # unlimited: moto's ceiling
         scenarios: list[tuple[str, str, Scenario]] = [
             ("PutItem direct to moto", moto_url, _put),
             ("PutItem through the meter", meter_url, _put),

@@ -104,7 +104,9 @@ class Run:
         settings: dict[str, Any] = {
             "moto_port": free_port(), "meter_port": free_port(), "api_port": free_port(),
             "control_port": free_port(), "run_dir": run_dir / name, "writer_timeout": size.writer_timeout,
-            "batch_size": size.batch_size, **config,
+            "batch_size": size.batch_size,
+            "burst_seconds": 0.0,  # a stress run: the meter strict, no second over capacity (checked by throttle)
+            **config,
         }  # fmt: skip
         self.stack = LocalStack(
             StackConfig(**settings), on_health=self.events.append, observe_runtime_sqs=self._observe

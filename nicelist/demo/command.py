@@ -19,6 +19,7 @@ from nicelist.demo.chart import draw, series_for_chart
 from nicelist.demo.report import DemoReport
 from nicelist.demo.run import DemoOptions, Run, chart_path, run_buffered, run_direct
 from nicelist.local.health import HealthEvent
+from nicelist.local.meter.core import DEFAULT_BURST_SECONDS
 from nicelist.local.processes import StartupError
 from nicelist.local.stack import LocalStack, StackConfig
 
@@ -29,6 +30,8 @@ def _stack_options(function: Any) -> Any:
     options = [
         click.option("--capacity", default=100, show_default=True, help="The local table's write capacity (WCU/s)."),
         click.option("--write-rate", type=float, default=None, help="Writers' budget W (default 0.97 x capacity)."),
+        click.option("--burst-seconds", type=click.FloatRange(min=0), default=DEFAULT_BURST_SECONDS,
+                     show_default=True, help="The meter's burst credit, as DynamoDB's; 0: no second over capacity."),
         click.option("--concurrency", default=2, show_default=True, help="Writer executions (reserved = maximum)."),
         click.option("--batch-size", default=10, show_default=True, help="Messages per writer invocation."),
         click.option("--api-port", default=8080, show_default=True),
@@ -47,6 +50,7 @@ def _config(**values: Any) -> StackConfig:
     return StackConfig(
         capacity=values["capacity"],
         write_rate=values["write_rate"],
+        burst_seconds=values["burst_seconds"],
         concurrency=values["concurrency"],
         batch_size=values["batch_size"],
         api_port=values["api_port"],
@@ -69,6 +73,8 @@ def up(**values: Any) -> None:
             console.print(f"  enqueue API   {stack.api_url}/v1/updates   (x-api-key: {config.api_key})")
             console.print(f"  embedded AWS  {stack.aws_url}   (AWS_ENDPOINT_URL; any credentials)")
             console.print(f"  metered DDB   {stack.dynamodb_url}/_meter/stats   (faults: /_meter/faults)")
+            burst = f"{config.burst_seconds:g} s of burst credit" if config.burst_seconds else "strict, no burst"
+            console.print(f"  table         {config.capacity} WCU/s, {burst}")
             runtime = stack.runtime
             if runtime is not None and runtime.control_url:
                 console.print(f"  writer tuning {runtime.control_url}   (nicelist tune --control-url …)")

@@ -22,10 +22,23 @@ class RateFigures:
     mean_units_per_second: float  # over the seconds the table was being written
     drain_seconds: float  # from the spike's start until the last write
     ideal_drain_seconds: float  # units written in that window / capacity
+    peak_offered_units_per_second: int = 0  # accepted + throttled in one second: what the writers produced
+    burst_seconds: float = 0.0  # the meter's burst credit (DynamoDB's 300 s; 0: strict)
 
     @property
     def peak_ratio(self) -> float:
         return self.peak_units_per_second / self.capacity if self.capacity else 0.0
+
+    @property
+    def offered_ratio(self) -> float:
+        """The writers' peak one-second rate, throttled units included, as a share of capacity."""
+        return self.peak_offered_units_per_second / self.capacity if self.capacity else 0.0
+
+    @property
+    def meter_mode(self) -> str:
+        if self.burst_seconds:
+            return f"burst credit {self.burst_seconds:g} s (as DynamoDB)"
+        return "strict: no burst credit (--burst-seconds 0)"
 
     @property
     def drain_ratio(self) -> float:
@@ -66,6 +79,7 @@ class DemoReport:
         data["lost"] = self.lost
         data["ok"] = self.ok
         data["rates"]["peak_ratio"] = round(self.rates.peak_ratio, 3)
+        data["rates"]["offered_ratio"] = round(self.rates.offered_ratio, 3)
         data["rates"]["drain_ratio"] = round(self.rates.drain_ratio, 3)
         data.pop("series")
         return data
@@ -95,9 +109,14 @@ class DemoReport:
                 "write units reaching the table",
                 f"{rates.total_units:,} (throttled: {rates.throttled_units:,})",
             ),
+            ("meter", rates.meter_mode),
             (
                 "peak one-second write rate",
                 f"{rates.peak_units_per_second} WCU/s = {rates.peak_ratio:.2f} x capacity",
+            ),
+            (
+                "peak one-second offered (+ throttled)",
+                f"{rates.peak_offered_units_per_second} WCU/s = {rates.offered_ratio:.2f} x capacity",
             ),
             ("mean write rate while writing", f"{rates.mean_units_per_second:.1f} WCU/s"),
             (
@@ -111,12 +130,18 @@ class DemoReport:
         return rows
 
 
-def rate_figures(series: list[dict[str, int]], capacity: float, budget: float, spike_start: int) -> RateFigures:
-    """Figures from the meter's per-second series (epoch seconds, zeros included)."""
+def rate_figures(
+    series: list[dict[str, int]], capacity: float, budget: float, spike_start: int, burst_seconds: float = 0.0
+) -> RateFigures:
+    """Figures from the meter's per-second series (epoch seconds, zeros included).
+
+    With burst credit the meter may accept more than the capacity in a second; the peak the writers
+    offered (accepted + throttled units) is reported beside the accepted one either way.
+    """
     writing = [s for s in series if s["units"] > 0]
     total = sum(s["units"] for s in series)
     if not writing:
-        return RateFigures(capacity, budget, 0, 0, 0, 0, 0.0, 0.0, 0.0)
+        return RateFigures(capacity, budget, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0, burst_seconds)
     last = writing[-1]["second"]
     window = [s for s in series if spike_start <= s["second"] <= last]
     window_units = sum(s["units"] for s in window)
@@ -130,4 +155,6 @@ def rate_figures(series: list[dict[str, int]], capacity: float, budget: float, s
         mean_units_per_second=total / len(writing),
         drain_seconds=float(last - spike_start + 1),
         ideal_drain_seconds=window_units / capacity if capacity else 0.0,
+        peak_offered_units_per_second=max(s["units"] + s["throttled_units"] for s in series),
+        burst_seconds=burst_seconds,
     )

@@ -135,7 +135,9 @@ def _report(
         injected_malformed=len(MALFORMED_MESSAGES) if monitor else 0,
         dead_lettered=dead,
         verdict=verdict,
-        rates=rate_figures(series, stack.config.capacity, stack.config.budget, run.spike_start),
+        rates=rate_figures(
+            series, stack.config.capacity, stack.config.budget, run.spike_start, stack.config.burst_seconds
+        ),
         seconds=run.finished - run.started,
     )
     report.series = {"meter": series}

@@ -32,6 +32,7 @@ from nicelist.local.config import RuntimeConfig, Tuning
 from nicelist.local.control import DEFAULT_CONTROL_PORT
 from nicelist.local.cutline import CutLine
 from nicelist.local.health import HealthEvent, HealthWatcher, Probe, aws_check, http_check
+from nicelist.local.meter.core import DEFAULT_BURST_SECONDS
 from nicelist.local.processes import ChildProcess, StartupError, port_is_free, python_module, rotate_logs
 from nicelist.local.runtime import WriterRuntime
 from nicelist.options import LOCAL_CREDENTIALS, LOCAL_REGION, local_session
@@ -63,7 +64,7 @@ class StackConfig:
     capacity: int = 100  # the table's provisioned WCU, enforced by the meter
     write_rate: float | None = None  # the writers' budget W; None: 0.97 x capacity (see README)
     enforce: bool = True
-    burst_seconds: float = 0.0
+    burst_seconds: float = DEFAULT_BURST_SECONDS  # the meter's burst credit: DynamoDB's 300 s; 0 is strict
     concurrency: int = 2  # reserved concurrency = the mapping's maximum concurrency
     batch_size: int = 10
     batching_window: float = 0.0
@@ -252,7 +253,7 @@ class LocalStack:
         config = self.config
         args = [
             "--upstream", self.aws_url, "--host", config.host, "--port", str(config.meter_port),
-            "--burst-seconds", str(config.burst_seconds),
+            "--burst-seconds", f"{config.burst_seconds:g}",
         ]  # fmt: skip
         for stage in [config.stage, *self.extra_stages]:
             args += ["--capacity", f"{StageNames(stage).table}={config.capacity}"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import json
 import socket
 import urllib.request
@@ -16,6 +18,10 @@ from moto.server import ThreadedMotoServer
 
 from nicelist.local.meter import DynamoMeter
 from nicelist.local.meter.__main__ import parser
+from nicelist.local.meter.protocol import partition_key
+from nicelist.local.meter.tables import partition_of
+from nicelist.options import local_session
+from nicelist.provision import Clients, ProvisionOptions, provision_stage
 from tests.unit.test_meter_limiter import FakeClock
 
 TABLE = "nicelist-meter"
@@ -127,6 +133,9 @@ def test_over_capacity_single_writes_get_a_real_throughput_error(
     assert error["Error"]["Code"] == "ProvisionedThroughputExceededException"
     assert "configured provisioned throughput" in error["Error"]["Message"]
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    [reason] = error["ThrottlingReasons"]
+    assert reason["reason"] == "TableWriteProvisionedThroughputExceeded"
+    assert reason["resource"] == f"arn:aws:dynamodb:us-east-1:123456789012:table/{TABLE}"
     totals = meter.stats()["tables"][TABLE]["totals"]
     assert (totals["units"], totals["throttled_units"], totals["throttle_events"]) == (1, 1, 1)
 
@@ -215,3 +224,99 @@ def test_an_unreachable_upstream_is_a_gateway_error_and_costs_nothing(clock: Fak
                 client.put_item(**_put("gone"))
             assert failed.value.response["ResponseMetadata"]["HTTPStatusCode"] == 502
         assert meter.stats()["tables"][TABLE]["totals"]["units"] == 0
+
+
+def _other_partitions(count: int) -> list[str]:
+    """A partition-key value on each of ``count`` partitions, as the meter places them."""
+    found: dict[int, str] = {}
+    for n in itertools.count():
+        name = f"child-{n}"
+        key = partition_key({"pk": {"S": name}}, "pk")
+        assert key is not None
+        found.setdefault(partition_of(key, count), name)
+        if len(found) == count:
+            return [found[p] for p in range(count)]
+    raise AssertionError("unreachable")
+
+
+def _create(client: Any, table: str, **capacity: Any) -> None:
+    client.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        **capacity,
+    )
+
+
+def _throttle_reasons(call: Any) -> list[dict[str, str]]:
+    with pytest.raises(ClientError) as throttled:
+        call()
+    error = throttled.value.response
+    assert error["Error"]["Code"] == "ProvisionedThroughputExceededException"
+    reasons: list[dict[str, str]] = error["ThrottlingReasons"]
+    return reasons
+
+
+def test_a_table_made_elsewhere_is_throttled_at_its_own_capacity(moto_url: str, clock: FakeClock) -> None:
+    """No capacity given to the meter: it describes the table (5 WCU in moto) and throttles at that."""
+    with DynamoMeter(upstream=moto_url, port=_free_port(), clock=clock) as meter:
+        client = boto3.client("dynamodb", endpoint_url=meter.url, region_name="us-east-1", config=NO_RETRIES)
+        for n in range(5):
+            client.put_item(**_put(f"own-{n}"))
+        [reason] = _throttle_reasons(lambda: client.put_item(**_put("own-5")))
+        assert reason["reason"] == "TableWriteProvisionedThroughputExceeded"
+        table = meter.stats()["tables"][TABLE]
+        assert (table["capacity"], table["mode"], table["partitions"]) == (5, "provisioned", 1)
+
+
+def test_a_hot_key_is_throttled_with_its_reason_while_the_table_is_not(moto_url: str, clock: FakeClock) -> None:
+    """A 2,000 WCU table made through the meter has 2 partitions of 1,000 WCU/s each."""
+    with DynamoMeter(upstream=moto_url, port=_free_port(), clock=clock) as meter:
+        client = boto3.client("dynamodb", endpoint_url=meter.url, region_name="us-east-1", config=NO_RETRIES)
+        _create(client, "nicelist-hot", ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 2_000})
+        hot, cool = _other_partitions(2)
+        big = {"blob": {"S": "x" * 300_000}}  # 293 write units
+
+        def put(key: str) -> Any:
+            return client.put_item(TableName="nicelist-hot", Item={"pk": {"S": key}, **big})
+
+        for _ in range(3):
+            put(hot)
+        [reason] = _throttle_reasons(lambda: put(hot))  # 1,172 > 1,000 on the hot partition
+        arn = client.describe_table(TableName="nicelist-hot")["Table"]["TableArn"]
+        assert reason == {"reason": "TableWriteKeyRangeThroughputExceeded", "resource": arn}
+        put(cool)  # the table, at 879 + 293 of 2,000, has room
+        table = meter.stats()["tables"]["nicelist-hot"]
+        assert (table["partitions"], table["totals"]["units"]) == (2, 4 * 293)
+        assert table["throttle_reasons"] == {"TableWriteKeyRangeThroughputExceeded": 1}
+
+
+def test_an_on_demand_tables_maximum_throughput_throttles(moto_url: str, clock: FakeClock) -> None:
+    """moto keeps no OnDemandThroughput: the meter reads it from the CreateTable / UpdateTable it forwards."""
+    with DynamoMeter(upstream=moto_url, port=_free_port(), clock=clock) as meter:
+        client = boto3.client("dynamodb", endpoint_url=meter.url, region_name="us-east-1", config=NO_RETRIES)
+        _create(client, "nicelist-od", BillingMode="PAY_PER_REQUEST", OnDemandThroughput={"MaxWriteRequestUnits": 3})
+
+        def put(key: str) -> Any:
+            return client.put_item(TableName="nicelist-od", Item={"pk": {"S": key}})
+
+        for n in range(3):
+            put(f"od-{n}")
+        [reason] = _throttle_reasons(lambda: put("od-3"))
+        assert reason["reason"] == "TableWriteMaxOnDemandThroughputExceeded"
+        client.update_table(TableName="nicelist-od", OnDemandThroughput={"MaxWriteRequestUnits": -1})
+        for n in range(3, 10):
+            put(f"od-{n}")
+        table = meter.stats()["tables"]["nicelist-od"]
+        assert (table["mode"], table["instant_capacity"], table["max_write_units"]) == ("on-demand", 4_000, None)
+
+
+def test_provisioning_an_on_demand_stage_through_the_meter_rehearses_it(moto_url: str, clock: FakeClock) -> None:
+    """What ``nicelist provision --on-demand`` makes, the meter throttles as a new on-demand table."""
+    with DynamoMeter(upstream=moto_url, port=_free_port(), clock=clock) as meter:
+        session = local_session("us-east-1")
+        clients = Clients.create(session, endpoint_url=moto_url)
+        clients = dataclasses.replace(clients, dynamodb=session.client("dynamodb", endpoint_url=meter.url))
+        result = provision_stage("meter-od", clients, ProvisionOptions(on_demand=True))
+        table = meter.stats()["tables"][result.table_name]
+        assert (table["mode"], table["instant_capacity"], table["partitions"]) == ("on-demand", 4_000, 4)

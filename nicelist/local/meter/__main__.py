@@ -33,14 +33,19 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="TABLE=WCU",
-        help="provisioned write capacity of one table (repeatable)",
+        help="provisioned write capacity of one table, whatever the table states (repeatable)",
     )
-    cli.add_argument("--default-capacity", type=int, help="WCU/s of tables without --capacity (default: unlimited)")
+    cli.add_argument(
+        "--default-capacity",
+        type=int,
+        help="WCU/s of tables without --capacity that state none themselves (default: unlimited)",
+    )
     cli.add_argument(
         "--burst-seconds",
         type=float,
         default=DEFAULT_BURST_SECONDS,
-        help="seconds of unused capacity kept as burst credit; DynamoDB keeps 300 (default: %(default)s)",
+        help="seconds of unused capacity kept as burst credit, as DynamoDB keeps 300; "
+        "0 is strict: no second over capacity (default: %(default)s)",
     )
     cli.add_argument("--no-enforce", action="store_true", help="only record, never throttle")
     return cli

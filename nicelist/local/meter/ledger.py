@@ -36,6 +36,7 @@ class TableLedger:
     totals: SecondCounts = field(default_factory=SecondCounts)
     peak_units: int = 0
     peak_second: int | None = None
+    peak_offered: int = 0  # units asked for in one second, accepted or throttled: what the clients produced
 
     def record(self, now: float, counts: SecondCounts) -> None:
         second = math.floor(now)
@@ -47,6 +48,7 @@ class TableLedger:
         self.totals.add(counts)
         if bucket.units > self.peak_units:
             self.peak_units, self.peak_second = bucket.units, second
+        self.peak_offered = max(self.peak_offered, bucket.units + bucket.throttled_units)
 
     def series(self, now: float, last_seconds: int) -> list[dict[str, int]]:
         """Every second of the window, oldest first, zeros included, so plots need no gap filling."""
@@ -60,6 +62,7 @@ class TableLedger:
             "totals": self.totals.as_dict(),
             "peak_units_per_second": self.peak_units,
             "peak_second": self.peak_second,
+            "peak_offered_units_per_second": self.peak_offered,
             "series": self.series(now, last_seconds),
         }
 

@@ -1,10 +1,10 @@
-"""Provisioned write capacity per table: a per-second allowance plus a small burst credit.
+"""Write capacity over time: a provisioned table's per-second allowance with its burst credit, and an
+on-demand table's doubling of its previous peak (the documented rules: ``tables``).
 
-DynamoDB lets a table consume its provisioned units every second and keeps up to 300 seconds
-of unused capacity as burst credit. Here each wall-clock second (epoch-aligned, the same
-seconds the ledger records) grants ``capacity`` units; unused units carry over as credit, up
-to ``burst_seconds x capacity``. With ``burst_seconds=0`` no second ever admits more than the
-capacity, so "peak one-second write rate <= 1.00 x capacity" holds exactly.
+Each wall-clock second (epoch-aligned, the same seconds the ledger records) grants a provisioned
+table ``capacity`` units; unused units carry over as credit, up to ``burst_seconds x capacity``
+(DynamoDB keeps 300 s). With ``burst_seconds=0`` no second ever admits more than the capacity.
+A partition is a ``CapacityLimiter`` of 1,000 WCU/s without burst.
 
 Not thread-safe on its own: the meter calls it under its lock.
 """
@@ -12,8 +12,16 @@ Not thread-safe on its own: the meter calls it under its lock.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from nicelist.local.meter.tables import (
+    KEY_RANGE,
+    MAX_ON_DEMAND,
+    ON_DEMAND_INITIAL_PEAK_WRU,
+    ON_DEMAND_PEAK_WINDOW_SECONDS,
+)
 
 Clock = Callable[[], float]
 
@@ -47,6 +55,11 @@ class CapacityLimiter:
         self._roll()
         self._capacity = capacity
         self._window.credit = min(self._window.credit, self._max_credit())
+
+    def credit(self, now: float | None = None) -> int:
+        """Burst credit banked for the second of ``now``: unused capacity of past seconds, capped."""
+        self._roll(now)
+        return self._window.credit
 
     def available(self, now: float | None = None) -> int | None:
         """Units still admissible in the second of ``now`` (default: the clock's); None when unlimited."""
@@ -88,3 +101,60 @@ class CapacityLimiter:
         unused = max(0, capacity - window.used) + capacity * (second - window.second - 1)
         credit = min(self._max_credit(), window.credit + unused)
         self._window = _Window(second=second, credit=credit)
+
+
+class OnDemandLimiter:
+    """An on-demand table: up to double its previous peak per second, and never past its maximum.
+
+    The previous peak starts at ``previous_peak`` (2,000 WRU for a new table, so 4,000 WRU/s at
+    once). A second's consumption becomes the previous peak once it is 30 minutes old: traffic may
+    double every 30 minutes, and a steeper climb is throttled. DynamoDB names no throttling reason
+    for "more than double the previous peak"; what refuses it are the table's partitions, so the
+    reason given is ``TableWriteKeyRangeThroughputExceeded``.
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        max_units: int | None = None,
+        previous_peak: int = ON_DEMAND_INITIAL_PEAK_WRU,
+        window_seconds: int = ON_DEMAND_PEAK_WINDOW_SECONDS,
+    ) -> None:
+        self.max_units = max_units
+        self._peak = previous_peak
+        self._window_seconds = window_seconds
+        self._clock = clock
+        self._second = math.floor(clock())
+        self._used = 0
+        self._recent: deque[tuple[int, int]] = deque()  # (second, units) not yet 30 minutes old
+
+    def instant_capacity(self, now: float | None = None) -> int:
+        """Double the previous peak: what the table serves in one second now (before its maximum)."""
+        self._roll(now)
+        return 2 * self._peak
+
+    def refusal(self, units: int, now: float | None = None) -> str | None:
+        """Why ``units`` more would be refused in the second of ``now``; None if they fit."""
+        self._roll(now)
+        if self.max_units is not None and self._used + units > self.max_units:
+            return MAX_ON_DEMAND
+        if self._used + units > 2 * self._peak:
+            return KEY_RANGE
+        return None
+
+    def take(self, units: int, now: float | None = None) -> None:
+        self._roll(now)
+        self._used += units
+
+    def refund(self, units: int) -> None:
+        self._roll()
+        self._used = max(0, self._used - units)
+
+    def _roll(self, now: float | None = None) -> None:
+        second = math.floor(self._clock() if now is None else now)
+        if second > self._second:
+            if self._used:
+                self._recent.append((self._second, self._used))
+            self._second, self._used = second, 0
+        while self._recent and self._recent[0][0] <= second - self._window_seconds:
+            self._peak = max(self._peak, self._recent.popleft()[1])

@@ -3,14 +3,16 @@
 Write units are computed from the request alone (the meter never reads the table): PutItem
 counts the new item, UpdateItem the key plus the values it sets, DeleteItem and
 ConditionCheck the key, transactional writes twice that. DynamoDB charges the larger of the
-old and new item; for the small, same-shaped items nicelist writes the two agree.
+old and new item; for the small, same-shaped items nicelist writes the two agree. Each charge
+carries its partition-key value when the table's partition key is known (``HashKeys``), so the
+meter can place it on a partition.
 """
 
 from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
@@ -27,6 +29,8 @@ THROTTLE_MESSAGE = (
     "The level of configured provisioned throughput for the table was exceeded. "
     "Consider increasing your provisioning level with the UpdateTable API."
 )
+HOT_MESSAGE = "Throughput exceeds the current capacity of your table or index."
+"""Said for partition (key range) and on-demand throttles, which no UpdateTable of capacity fixes."""
 CHARGED_ERRORS = ("ConditionalCheckFailedException", "TransactionCanceledException")
 """Failed writes DynamoDB still charges for."""
 NOT_FOUND_TYPE = "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException"
@@ -39,6 +43,21 @@ class Charge:
 
     table: str
     units: int
+    key: str | None = None  # the partition-key value (canonical JSON); None: not known
+
+
+HashKeys = Callable[[str], str | None]
+"""A table's partition-key attribute name, if known."""
+
+
+def _no_keys(table: str) -> str | None:
+    return None
+
+
+def partition_key(item: Mapping[str, Any], name: str | None) -> str | None:
+    """The partition-key value of an item or key as canonical JSON, or None."""
+    value = item.get(name) if name is not None else None
+    return json.dumps(value, sort_keys=True, separators=(",", ":")) if value is not None else None
 
 
 # Functional form: "__type" in a class body would be name-mangled.
@@ -60,14 +79,15 @@ def _update_size(request: Mapping[str, Any]) -> int:
     return size
 
 
-def single_charge(op: str, request: Mapping[str, Any]) -> Charge:
+def single_charge(op: str, request: Mapping[str, Any], hash_keys: HashKeys = _no_keys) -> Charge:
     """Units of one PutItem, UpdateItem or DeleteItem (also the parts of a transaction)."""
     table = str(request["TableName"])
     if op == "PutItem":
-        return Charge(table, write_units(request["Item"]))
+        return Charge(table, write_units(request["Item"]), partition_key(request["Item"], hash_keys(table)))
+    key = partition_key(request.get("Key", {}), hash_keys(table))
     if op == "UpdateItem":
-        return Charge(table, units_for_size(_update_size(request)))
-    return Charge(table, write_units(request.get("Key", {})))
+        return Charge(table, units_for_size(_update_size(request)), key)
+    return Charge(table, write_units(request.get("Key", {})), key)
 
 
 _TRANSACT_OPS = {
@@ -78,32 +98,33 @@ _TRANSACT_OPS = {
 }
 
 
-def transaction_charges(request: Mapping[str, Any]) -> list[Charge]:
+def transaction_charges(request: Mapping[str, Any], hash_keys: HashKeys = _no_keys) -> list[Charge]:
     """Units of each action of a TransactWriteItems, doubled as DynamoDB bills them."""
     charges = []
     for action in request.get("TransactItems", []):
         [(kind, body)] = action.items()
-        charge = single_charge(_TRANSACT_OPS[kind], body)
-        charges.append(Charge(charge.table, charge.units * TRANSACTION_FACTOR))
+        charge = single_charge(_TRANSACT_OPS[kind], body, hash_keys)
+        charges.append(Charge(charge.table, charge.units * TRANSACTION_FACTOR, charge.key))
     return charges
 
 
-def batch_request_units(request: Mapping[str, Any]) -> int:
-    """Units of one PutRequest / DeleteRequest of a BatchWriteItem."""
+def batch_request_charge(table: str, request: Mapping[str, Any], hash_keys: HashKeys = _no_keys) -> Charge:
+    """Units (and partition key) of one PutRequest / DeleteRequest of a BatchWriteItem."""
     if "PutRequest" in request:
-        return write_units(request["PutRequest"]["Item"])
-    item: Item = request.get("DeleteRequest", {}).get("Key", {})
-    return write_units(item)
+        item: Item = request["PutRequest"]["Item"]
+    else:
+        item = request.get("DeleteRequest", {}).get("Key", {})
+    return Charge(table, write_units(item), partition_key(item, hash_keys(table)))
 
 
 BatchEntry = tuple[str, Any, Charge]
 """(table, PutRequest/DeleteRequest, its charge), in request order."""
 
 
-def batch_entries(request_items: Mapping[str, list[Any]]) -> list[BatchEntry]:
+def batch_entries(request_items: Mapping[str, list[Any]], hash_keys: HashKeys = _no_keys) -> list[BatchEntry]:
     """The writes of a BatchWriteItem in request order, each with its units."""
     return [
-        (table, request, Charge(table, batch_request_units(request)))
+        (table, request, batch_request_charge(table, request, hash_keys))
         for table, requests in request_items.items()
         for request in requests
     ]
@@ -152,13 +173,16 @@ def error_type(body: bytes) -> str:
     return str(kind).rpartition("#")[2]
 
 
-def throttle_body() -> bytes:
-    return error_body(THROTTLE_TYPE, THROTTLE_MESSAGE)
+def throttle_body(reasons: Sequence[tuple[str, str]] = ()) -> bytes:
+    """ProvisionedThroughputExceededException with its ``ThrottlingReasons``: (reason, resource ARN) pairs."""
+    provisioned = all(reason.endswith("ProvisionedThroughputExceeded") for reason, _ in reasons)
+    listed = [{"reason": reason, "resource": resource} for reason, resource in reasons]
+    return error_body(THROTTLE_TYPE, THROTTLE_MESSAGE if provisioned else HOT_MESSAGE, ThrottlingReasons=listed)
 
 
-def error_body(kind: str, message: str) -> bytes:
+def error_body(kind: str, message: str, **extra: Any) -> bytes:
     body: ErrorBody = {"__type": kind, "message": message}
-    return json.dumps(body).encode()
+    return json.dumps({**body, **extra}).encode()
 
 
 def tables_named(request: Any) -> list[str]:

@@ -1,7 +1,10 @@
 """Request in, reply out: forwards to the upstream (moto server) and meters DynamoDB writes on the way.
 
 Everything that is not a metered write (other operations, other services, malformed bodies)
-is forwarded untouched, so the upstream gives its own answer.
+is forwarded untouched, so the upstream gives its own answer. On the way the proxy learns each
+table's key, billing mode and capacities: from the CreateTable / UpdateTable it forwards (the
+request's ``OnDemandThroughput`` too, which moto does not keep), and, for a table it has not seen
+made, from one DynamoDB DescribeTable it sends upstream before the table's first metered write.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from nicelist.local.meter.core import Admission, Meter
 from nicelist.local.meter.faults import Faults
 from nicelist.local.meter.protocol import Charge
 from nicelist.local.meter.size import ItemSizeError
+from nicelist.local.meter.tables import TableSpec
 
 HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
@@ -29,6 +33,7 @@ UPSTREAM_ERRORS = (OSError, urllib3.exceptions.HTTPError)
 _NOT_FORWARDED = HOP_BY_HOP | {"content-length"}
 _JSON_CONTENT = "application/x-amz-json-1.0"
 _CAPACITY_MODES = ("TOTAL", "INDEXES")
+_TABLE_CHANGES = frozenset({"CreateTable", "UpdateTable", "DeleteTable"})
 
 
 @dataclass(slots=True)
@@ -54,9 +59,10 @@ def error_reply(status: int, body: bytes) -> Reply:
     return Reply(status, headers, body)
 
 
-def throttle_reply() -> Reply:
-    """The HTTP 400 DynamoDB sends when a table's provisioned throughput is exceeded."""
-    return error_reply(400, protocol.throttle_body())
+def throttle_reply(meter: Meter, admission: Admission) -> Reply:
+    """The HTTP 400 DynamoDB sends when a table is throttled, with its ``ThrottlingReasons``."""
+    reasons = [(throttle.reason, meter.arn(throttle.table)) for throttle in admission.throttles]
+    return error_reply(400, protocol.throttle_body(reasons))
 
 
 def not_found_reply(table: str) -> Reply:
@@ -106,20 +112,54 @@ class MeterProxy:
         op = protocol.operation(_header(headers, "x-amz-target"))
         if op is not None and self.faults.missing_tables and (table := self._missing(body)):
             return not_found_reply(table)
+        if method == "POST" and op in _TABLE_CHANGES:
+            return self._table_change(op, path, headers, body)
         if method != "POST" or op not in protocol.METERED:
             return self.upstream.send(method, path, headers, body)
         try:
             request = json.loads(body)
+            self._know_tables(path, headers, protocol.tables_named(request))
             if op == "BatchWriteItem":
                 return self._batch(path, headers, body, request)
+            hash_keys = self.meter.hash_key
             charges = (
-                protocol.transaction_charges(request)
+                protocol.transaction_charges(request, hash_keys)
                 if op == "TransactWriteItems"
-                else [protocol.single_charge(op, request)]
+                else [protocol.single_charge(op, request, hash_keys)]
             )
         except (ValueError, KeyError, TypeError, AttributeError, ItemSizeError):
             return self.upstream.send(method, path, headers, body)  # malformed: the upstream says why
         return self._all_or_nothing(path, headers, body, request, charges)
+
+    def _table_change(self, op: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
+        """Forward a CreateTable / UpdateTable / DeleteTable; once the upstream has done it, apply it."""
+        reply = self.upstream.send("POST", path, headers, body)
+        if reply.status != 200:
+            return reply
+        try:
+            request, description = json.loads(body), json.loads(reply.body)["TableDescription"]
+            if op == "DeleteTable":
+                self.meter.forget(str(description["TableName"]))
+                return reply
+            spec = TableSpec.from_description(description)
+            self.meter.learn(spec.with_request(request, self.meter.spec(spec.name)))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            pass  # an answer the meter cannot read: the table keeps the limits it had
+        return reply
+
+    def _know_tables(self, path: str, headers: Mapping[str, str], tables: list[str]) -> None:
+        """Describe, once, each table the meter has not seen made (through the writer's own headers)."""
+        for table in dict.fromkeys(tables):
+            if self.meter.spec(table) is not None:
+                continue
+            asked = {k: v for k, v in headers.items() if k.lower() != "x-amz-target"}
+            asked["X-Amz-Target"] = protocol.TARGET_PREFIX + "DescribeTable"
+            try:
+                reply = self.upstream.send("POST", path, asked, json.dumps({"TableName": table}).encode())
+                if reply.status == 200:
+                    self.meter.learn(TableSpec.from_description(json.loads(reply.body)["Table"]))
+            except (*UPSTREAM_ERRORS, ValueError, KeyError, TypeError, AttributeError):
+                pass  # the write itself will get the upstream's answer
 
     def _missing(self, body: bytes) -> str | None:
         try:
@@ -137,12 +177,13 @@ class MeterProxy:
         charges: list[Charge],
     ) -> Reply:
         if self.faults.throttle():
-            self.meter.settle(self.meter.refuse(charges))
-            return throttle_reply()
+            refused = self.meter.refuse(charges)
+            self.meter.settle(refused)
+            return throttle_reply(self.meter, refused)
         admission = self.meter.admit_all(charges)
         if admission.refused:
             self.meter.settle(admission)
-            return throttle_reply()
+            return throttle_reply(self.meter, admission)
         reply = self._forward_admitted(path, headers, body, admission)
         charged = reply.status == 200 or protocol.error_type(reply.body) in protocol.CHARGED_ERRORS
         self.meter.settle(admission, charged=charged)
@@ -155,12 +196,12 @@ class MeterProxy:
         return reply
 
     def _batch(self, path: str, headers: Mapping[str, str], body: bytes, request: dict[str, Any]) -> Reply:
-        entries = protocol.batch_entries(request["RequestItems"])
+        entries = protocol.batch_entries(request["RequestItems"], self.meter.hash_key)
         refused = self.faults.throttle_each(len(entries))
         admission = self.meter.admit_each([charge for _, _, charge in entries], refuse=refused)
         if admission.refused:
             self.meter.settle(admission)
-            return throttle_reply()
+            return throttle_reply(self.meter, admission)
         accepted, unprocessed = protocol.split_batch(entries, admission.admitted)
         if unprocessed:
             request["RequestItems"] = accepted
