@@ -36,5 +36,9 @@ lint: $(VENV)/.dev-$(HASH)
 up: $(VENV)/.local-$(HASH)  ## the local stack until Ctrl-C
 	$(BIN)/nicelist up $(ARGS)
 
+.PHONY: spike
+spike: $(VENV)/.dev-$(HASH)  ## a Locust load shape against its own local stack; exits 1 on any loss (ARGS="--shape burst")
+	$(BIN)/python -m loadtests.spike $(ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
