@@ -131,7 +131,6 @@ def run(args: argparse.Namespace, target: Target) -> SpikeReport:
         writers_peak=writers_peak(series, args.peak_window) if rates else None,
         drain_ratio=rates.drain_ratio if rates else None,
     )
-    thresholds = Thresholds(args.max_failure_ratio, args.max_p95_ms, args.max_peak_ratio, args.max_drain_ratio)
     return SpikeReport(
         shape=plan.name,
         target=target.kind,
@@ -143,9 +142,13 @@ def run(args: argparse.Namespace, target: Target) -> SpikeReport:
         drain_seconds=drain,
         chart=png,
         dropped=dropped,
-        problems=problems(facts, thresholds),
+        problems=problems(facts, thresholds_of(args)),
         series=series,
     )
+
+
+def thresholds_of(args: argparse.Namespace) -> Thresholds:
+    return Thresholds(args.max_failure_ratio, args.max_p95_ms, args.max_peak_ratio, args.max_drain_ratio)
 
 
 def stack_config(args: argparse.Namespace) -> StackConfig:
