@@ -24,6 +24,10 @@ LOCUSTFILE = ROOT / "loadtests" / "locustfile.py"
 STOP_TIMEOUT_SECONDS = 10  # users finish their request when the shape shrinks or ends: no cut-off answers
 
 
+class LocustError(RuntimeError):
+    """Locust did not run the test (it wrote no record or no statistics)."""
+
+
 @dataclass(frozen=True, slots=True)
 class LocustFigures:
     requests: int
@@ -65,7 +69,7 @@ def read_locust_csv(path: Path) -> LocustFigures:
     with path.open(newline="", encoding="utf-8") as handle:
         rows = [row for row in csv.DictReader(handle) if row["Name"] == "Aggregated"]
     if not rows:
-        raise RuntimeError(f"no Aggregated row in {path}")
+        raise LocustError(f"no Aggregated row in {path}")
     row = rows[0]
     return LocustFigures(
         requests=int(row["Request Count"]),
@@ -114,8 +118,8 @@ def run_locust(args: argparse.Namespace, plan: SurgePlan | BurstPlan | SawtoothP
             timeout=plan.max_seconds + STOP_TIMEOUT_SECONDS + 60,
         )
     summary_path = accepted.with_suffix(".summary.json")
-    if not summary_path.exists():
-        raise RuntimeError(f"Locust wrote no record (exit {done.returncode}); see {run_dir / 'locust.log'}")
+    if not summary_path.exists() or not (run_dir / "locust_stats.csv").exists():
+        raise LocustError(f"Locust wrote no record (exit {done.returncode}); see {run_dir / 'locust.log'}")
     return LocustRun(
         exit_code=done.returncode,
         started=started,

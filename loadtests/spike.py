@@ -32,16 +32,19 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from loadtests.locust_run import LocustRun, run_locust
+from botocore.exceptions import BotoCoreError, ClientError
+
+from loadtests.locust_run import LocustError, LocustRun, run_locust
 from loadtests.reconcile import Acknowledged
 from loadtests.shapes import BurstPlan, SawtoothPlan, SurgePlan
 from loadtests.spike_args import parse_args
 from loadtests.spike_report import SpikeReport, render
-from loadtests.targets import Target, drop_one_register, local_target, stage_target
+from loadtests.targets import Target, TargetError, drop_one_register, local_target, stage_target
 from loadtests.verdict import Facts, Thresholds, problems, writers_peak
 from nicelist.demo.chart import draw, series_for_chart
 from nicelist.demo.monitor import MeterReader, Monitor
 from nicelist.demo.report import RateFigures, rate_figures
+from nicelist.local.processes import StartupError
 from nicelist.local.stack import StackConfig
 from nicelist.options import AwsTarget
 
@@ -101,15 +104,24 @@ def run(args: argparse.Namespace, target: Target) -> SpikeReport:
     monitor = Monitor(target.sqs, target.queue_url, target.dlq_url)
     monitor.start()
     try:
-        print(f"{target.kind}: API {target.api_url}; shape {plan.name}, at most {plan.max_seconds:.0f}s", flush=True)
+        print(
+            f"{target.kind}: API {target.api_url}; shape {plan.name}, at most {plan.max_seconds:.0f}s",
+            file=sys.stderr,
+            flush=True,
+        )
         locust = run_locust(args, plan, target)
-        print(f"Locust done (exit {locust.exit_code}) after {locust.seconds:.0f}s; waiting for the drain", flush=True)
+        print(
+            f"Locust done (exit {locust.exit_code}) after {locust.seconds:.0f}s; waiting for the drain",
+            file=sys.stderr,
+            flush=True,
+        )
         drain = wait_for_drain(target, monitor, args.drain_timeout)
     finally:
         monitor.stop()
     acknowledged = Acknowledged.read(locust.accepted_path)
     dropped = drop_one_register(target, acknowledged) if args.drop_update else None
-    verdict = target.reconcile(acknowledged, args.reconcile or ("scan" if target.scan_allowed else "query"))
+    how = args.reconcile or ("scan" if target.scan_allowed else "query")
+    verdict = target.reconcile(acknowledged, how)
     # The shape's clock starts when Locust's runner does, seconds after the process (about the first ack).
     first = min(locust.acknowledged_per_second, default=int(locust.started))
     spike_start = int(first + spike_offset(plan))
@@ -134,6 +146,7 @@ def run(args: argparse.Namespace, target: Target) -> SpikeReport:
     return SpikeReport(
         shape=plan.name,
         target=target.kind,
+        reconciled_by=how,
         locust=locust,
         acknowledged=acknowledged.count,
         verdict=verdict,
@@ -163,13 +176,18 @@ def stack_config(args: argparse.Namespace) -> StackConfig:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """0: nothing wrong; 1: the run found problems (one line each); 2: it could not run at all."""
     args = parse_args(argv)
-    if args.host:
-        aws = AwsTarget(args.stage, args.region, args.profile, args.endpoint_url)
-        report = run(args, stage_target(aws, args.host, args.api_key, args.meter_url))
-    else:
-        with local_target(stack_config(args)) as target:
-            report = run(args, target)
+    try:
+        if args.host:
+            aws = AwsTarget(args.stage, args.region, args.profile, args.endpoint_url)
+            report = run(args, stage_target(aws, args.host, args.api_key, args.meter_url))
+        else:
+            with local_target(stack_config(args)) as target:
+                report = run(args, target)
+    except (TargetError, StartupError, LocustError, BotoCoreError, ClientError) as error:
+        print(f"spike: cannot run: {error}", file=sys.stderr)
+        return 2
     (args.run_dir / "spike.json").write_text(json.dumps(report.as_dict(), indent=2) + "\n", encoding="utf-8")
     print(json.dumps(report.as_dict(), indent=2) if args.json else render(report, args.run_dir))
     return 0 if not report.problems else 1

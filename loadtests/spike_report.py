@@ -16,6 +16,7 @@ from nicelist.demo.verify import Verdict
 class SpikeReport:
     shape: str
     target: str
+    reconciled_by: str  # "scan" (local) or "query" (one per child)
     locust: LocustRun
     acknowledged: int
     verdict: Verdict
@@ -32,6 +33,7 @@ class SpikeReport:
         return {
             "shape": self.shape,
             "target": self.target,
+            "reconciled_by": self.reconciled_by,
             "ok": not self.problems,
             "problems": self.problems,
             "locust": {**asdict(self.locust.figures), "exit": self.locust.exit_code, "seconds": self.locust.seconds},
@@ -81,7 +83,7 @@ def render(report: SpikeReport, run_dir: Path) -> str:
     figures, verdict, summary = report.locust.figures, report.verdict, report.locust.summary
     drain = "did not drain" if report.drain_seconds is None else f"{report.drain_seconds:.0f}s to an empty queue"
     lines = [
-        f"shape               {report.shape} on the {report.target} stack",
+        f"shape               {report.shape} on the {report.target}",
         f"requests            {figures.requests} ({figures.requests_per_second}/s overall), failures "
         f"{figures.failures}, unexpected answers {report.locust.unexpected}, locust exit {report.locust.exit_code}",
         f"latency ms          p50 {figures.p50_ms:g}  p95 {figures.p95_ms:g}  p99 {figures.p99_ms:g}",
@@ -90,8 +92,8 @@ def render(report: SpikeReport, run_dir: Path) -> str:
         f"to the SDK ({summary.get('sdk_unsent', 0)} not sent)",
         f"expected in table   {verdict.registers_expected} STATUS/LOCATION registers, "
         f"{verdict.track_expected} track points",
-        f"lost                {verdict.lost} (registers missing {verdict.registers_missing}, not the newest "
-        f"{verdict.registers_wrong}; track points missing {verdict.track_missing})",
+        f"lost                {verdict.lost} by {report.reconciled_by} (registers missing {verdict.registers_missing}, "
+        f"not the newest {verdict.registers_wrong}; track points missing {verdict.track_missing})",
         f"DLQ depth           {report.facts.dlq_depth}",
         f"send / drain        {report.locust.seconds:g}s Locust, then {drain}",
         *_rates_lines(report),

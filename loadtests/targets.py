@@ -30,7 +30,7 @@ class TargetError(RuntimeError):
 
 @dataclass(slots=True)
 class Target:
-    kind: str  # "local" (started here) or "stage"
+    kind: str  # "local stack" (started here) or "stage <name>"
     api_url: str
     api_key: str
     locust_env: dict[str, str]  # SDK users: boto3's chain and the queue
@@ -65,7 +65,7 @@ def local_target(config: StackConfig) -> Iterator[Target]:
             "NICELIST_QUEUE_URL": provisioned.queue_url,
         }
         yield Target(
-            kind="local",
+            kind="local stack",
             api_url=stack.api_url,
             api_key=config.api_key,
             locust_env=env,
@@ -94,7 +94,7 @@ def stage_target(aws: AwsTarget, api_url: str, api_key: str, meter_url: str | No
     env |= {"AWS_ENDPOINT_URL_SQS": aws.endpoint} if aws.endpoint else {}
     env |= LOCAL_CREDENTIALS if aws.is_local else {}
     return Target(
-        kind="stage",
+        kind=f"stage {aws.stage}",
         api_url=api_url.rstrip("/"),
         api_key=api_key,
         locust_env=env,
