@@ -39,5 +39,9 @@ up: $(VENV)/.local-$(HASH)  ## the local stack until Ctrl-C
 package:  ## the two Lambda zips of an environment (ARGS=prod; default dev) into dist/, built by zappa from .venv-package
 	$(PYTHON) -m nicelist.package $(ARGS)
 
+.PHONY: spike
+spike: $(VENV)/.dev-$(HASH)  ## a Locust load shape against its own local stack; exits 1 on any loss (ARGS="--shape burst")
+	$(BIN)/python -m loadtests.spike $(ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
