@@ -272,7 +272,7 @@ class _PlanShape(LoadTestShape):
     plan: Any = None
 
     def tick(self) -> tuple[int, float] | None:
-        return self.plan.at(self.get_run_time(), RECORD.claimed)  # type: ignore[no-any-return]
+        return self.plan.at(self.get_run_time(), RECORD.claimed)  # type: ignore[no-any-return,no-untyped-call]
 
 
 class Surge(_PlanShape):
