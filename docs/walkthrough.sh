@@ -38,7 +38,9 @@ sleep 30
 show status
 
 # 4. Drain: wait for the queue to empty.
-until "$N" status --json | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if d["backlog"] == 0 else 1)'; do
+# (status exits 1 once dead letters arrive, so read its JSON, not its exit code; give up after 15 min)
+for _ in $(seq 90); do
+    "$N" status --json 2>/dev/null | python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["backlog"] == 0 else 1)' && break
     sleep 10
 done
 show status

@@ -22,60 +22,102 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeGuard
 
-from nicelist.logs import Source, merged
+from botocore.exceptions import BotoCoreError, ClientError
+
+from nicelist.logs import LogLine, Source, merged, sources_for, where
+from nicelist.options import AwsTarget
 from nicelist.plan import DEFAULT_UNITS_PER_UPDATE
 
 MIX_WINDOW = dt.timedelta(minutes=10)
+MIX_REFRESH = dt.timedelta(seconds=30)  # --watch reads the logs at most this often
+MIX_MAX_PAGES = 5  # FilterLogEvents pages per read: a sample is enough, the quota is shared
+BATCH_DONE_PATTERN = '{ $.message = "batch done" }'  # applied by CloudWatch Logs: only these lines travel
+# A batch holds at most 10,000 SQS messages (Lambda's largest SQS batch), and one message at most
+# 1 MiB of updates, so fewer than 20,000 updates each: a line claiming more is not the writer's.
+MAX_BATCH_MESSAGES = 10_000
+MAX_UPDATES_PER_MESSAGE = 20_000
+CLOCK_SKEW = dt.timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
 class MessageMix:
-    """Updates per message and where that figure came from: ``given``, ``writer logs`` or ``assumed``."""
+    """Updates per message and where that figure came from: ``given``, ``plan``, ``writer logs`` or
+    ``assumed`` (then ``note`` says why nothing was measured)."""
 
     updates_per_message: float
     source: str
     messages_seen: int = 0
+    note: str = ""
 
     def describe(self) -> str:
         if self.source == "writer logs":
             return f"{self.updates_per_message:,.1f} updates/message (writer logs, {self.messages_seen:,} messages)"
         if self.source == "given":
             return f"{self.updates_per_message:g} updates/message (--updates-per-message)"
-        return f"{self.updates_per_message:g} update/message (assumed: no writer logs of the last 10 min)"
+        if self.source == "plan":
+            return f"{self.updates_per_message:g} updates/message (the plan's assumption)"
+        return f"{self.updates_per_message:g} update/message (assumed: {self.note or 'not measured'})"
 
 
 class LoggedMix:
     """``updates / messages`` over the writers' ``batch done`` lines of the last ``MIX_WINDOW``, read
-    incrementally: each ``read`` asks the sources only for lines they have not returned before."""
+    incrementally (each read asks the sources only for lines they have not returned before) and at
+    most every ``MIX_REFRESH``. Lines that no writer could have written are ignored: counts that are
+    not integers, no messages, more than a batch can hold, or times in the future."""
 
-    def __init__(self, sources: Sequence[Source]) -> None:
-        self._sources = sources
+    def __init__(self, sources: Sequence[Source], where: str) -> None:
+        self._sources, self._where = sources, where
         self._batches: list[tuple[dt.datetime, int, int]] = []  # (at, messages, updates)
+        self._read_at: dt.datetime | None = None
+        self._error: str | None = None
 
-    def read(self, now: dt.datetime) -> MessageMix | None:
+    def read(self, now: dt.datetime) -> MessageMix:
         start = now - MIX_WINDOW
-        for line in merged(self._sources, start, "batch done"):
-            counted = line.fields.get("messages"), line.fields.get("updates")
-            if line.message == "batch done" and all(_count(n) for n in counted):
-                self._batches.append((line.at, int(counted[0]), int(counted[1])))  # type: ignore[arg-type]
+        if self._read_at is None or now - self._read_at >= MIX_REFRESH:
+            self._read_at = now
+            try:
+                lines = merged(self._sources, start, "batch done")
+                self._error = None
+            except (ClientError, BotoCoreError) as error:  # AccessDenied, throttled: estimate without
+                lines, self._error = [], f"writer logs unreadable: {error}"
+            self._batches += [batch for line in lines if (batch := _batch(line, now)) is not None]
         self._batches = [batch for batch in self._batches if batch[0] >= start]
         messages = sum(batch[1] for batch in self._batches)
         if messages == 0:
-            return None
+            why = self._error or f"no batch done line in {self._where} in the last {MIX_WINDOW.seconds // 60} min"
+            return MessageMix(1.0, "assumed", note=why)
         return MessageMix(sum(batch[2] for batch in self._batches) / messages, "writer logs", messages)
 
 
-def _count(value: Any) -> bool:
+def _batch(line: LogLine, now: dt.datetime) -> tuple[dt.datetime, int, int] | None:
+    messages, updates = line.fields.get("messages"), line.fields.get("updates")
+    if line.message != "batch done" or not (_count(messages) and _count(updates)) or line.at > now + CLOCK_SKEW:
+        return None
+    if not 0 < messages <= MAX_BATCH_MESSAGES or updates > messages * MAX_UPDATES_PER_MESSAGE:
+        return None
+    return line.at, messages, updates
+
+
+def _count(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def writer_mix(target: AwsTarget, run_dir: Path | None = None) -> LoggedMix:
+    """The writers' batch lines where ``nicelist logs`` finds them: the run directory's writer.log, or
+    the writer function's log group (filtered by CloudWatch, a few pages at most)."""
+    sources = sources_for(target, run_dir, ["writer"], pattern=BATCH_DONE_PATTERN, max_pages=MIX_MAX_PAGES)
+    return LoggedMix(sources, where(sources))
 
 
 def message_mix(given: float | None, logged: LoggedMix | None, now: dt.datetime) -> MessageMix:
     if given is not None:
         return MessageMix(given, "given")
-    measured = logged.read(now) if logged is not None else None
-    return measured or MessageMix(1.0, "assumed")
+    if logged is None:
+        return MessageMix(1.0, "assumed", note="not measured")
+    return logged.read(now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,11 +132,11 @@ class DrainEstimate:
 
     @property
     def line(self) -> str:
+        if self.messages == 0:
+            return "drain estimate: nothing to drain (the queue is empty)"
         if self.seconds is None:
             why = "no queue figure" if self.messages is None else "no write rate (W unset and nothing measured)"
             return f"drain estimate: unknown ({why})"
-        if self.messages == 0:
-            return "drain estimate: nothing to drain (the queue is empty)"
         return (
             f"drain estimate: {_duration(self.seconds)} = {self.messages:,} messages x {self.mix.describe()}"
             f" x {self.units_per_update:g} WCU/update / {self.rate_wcu_s:g} WCU/s ({self.rate_source});\n"

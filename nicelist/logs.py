@@ -167,8 +167,21 @@ def _with_time(line: LogLine, at: dt.datetime) -> LogLine:
 class CloudWatchSource:
     """One Lambda function's log group; each read pages through ``FilterLogEvents`` to the end."""
 
-    def __init__(self, logs: Any, group: str, component: str, page_size: int | None = None) -> None:
+    def __init__(
+        self,
+        logs: Any,
+        group: str,
+        component: str,
+        page_size: int | None = None,
+        *,
+        pattern: str | None = None,
+        max_pages: int | None = None,
+    ) -> None:
+        """``pattern``: a CloudWatch Logs filter pattern, applied by the service, so only matching events
+        are downloaded; ``max_pages``: stop paging after this many pages of one read (a bound on the
+        time and the ``FilterLogEvents`` quota a read may spend, for callers that only need a sample)."""
         self.logs, self.group, self.component, self.page_size = logs, group, component, page_size
+        self.pattern, self.max_pages = pattern, max_pages
         self.missing = False
         self._seen: dict[str, int] = {}  # event id -> timestamp (ms), for the follow window
         self._newest_ms: int | None = None
@@ -199,7 +212,11 @@ class CloudWatchSource:
         arguments: dict[str, Any] = {"logGroupName": self.group, "startTime": start_ms}
         if self.page_size is not None:
             arguments["limit"] = self.page_size
-        while True:
+        if self.pattern is not None:
+            arguments["filterPattern"] = self.pattern
+        pages = 0
+        while self.max_pages is None or pages < self.max_pages:
+            pages += 1
             page = self.logs.filter_log_events(**arguments)
             yield from page.get("events", [])
             token = page.get("nextToken")
@@ -259,17 +276,29 @@ def local_run(target: AwsTarget, run_dir: Path | None) -> bool:
     return target.stage == "local" and (target.is_local or is_loopback(target.endpoint_url))
 
 
-def sources_for(target: AwsTarget, run_dir: Path | None, components: Sequence[str]) -> list[Source]:
+def sources_for(
+    target: AwsTarget,
+    run_dir: Path | None,
+    components: Sequence[str],
+    *,
+    pattern: str | None = None,
+    max_pages: int | None = None,
+) -> list[Source]:
+    """The log files of the local stack, or the functions' log groups (``pattern``, ``max_pages``: see
+    ``CloudWatchSource``; a file is read whole, the caller filters)."""
     if local_run(target, run_dir):
         folder = run_dir or Path("runs/local")
         return [FileSource(folder / f"{component}.log", component) for component in components]
     names = StageNames(target.stage)
     functions = {"writer": names.writer_function, "api": names.api_function}
     logs = target.client("logs")
-    return [CloudWatchSource(logs, f"/aws/lambda/{functions[c]}", c) for c in components]
+    return [
+        CloudWatchSource(logs, f"/aws/lambda/{functions[c]}", c, pattern=pattern, max_pages=max_pages)
+        for c in components
+    ]
 
 
-def _where(sources: Sequence[Source]) -> str:
+def where(sources: Sequence[Source]) -> str:
     return ", ".join(str(getattr(s, "path", getattr(s, "group", ""))) for s in sources)
 
 
@@ -318,7 +347,7 @@ def logs_command(
         lines = merged(sources, start, text)
     if _nothing_there(sources):
         hint = " (is `nicelist up` running from this directory? see --run-dir)" if local_run(target, run_dir) else ""
-        raise click.ClickException(f"no logs at {_where(sources)}{hint}")
+        raise click.ClickException(f"no logs at {where(sources)}{hint}")
     _print(lines[-limit:] if limit else lines, as_json)
     while follow:
         try:

@@ -205,6 +205,7 @@ class Plan:
     drain_seconds: float
     deadline_met: bool
     prewarm_wcu: int | None
+    updates_per_message: float = 1.0  # the plan's assumption; `tune --plan` estimates the drain with it
     advice: list[str] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
 
@@ -260,6 +261,7 @@ def make_plan(profile: Profile, deadline: float, table: Table, assumptions: Assu
         drain_seconds=drain,
         deadline_met=drain <= deadline and batch >= 1,
         prewarm_wcu=prewarm,
+        updates_per_message=assumptions.updates_per_message,
         advice=advice,
         assumptions=assumptions.lines(),
     )
@@ -401,11 +403,15 @@ def _assumptions(values: dict[str, Any]) -> Assumptions:
 
 
 def read_plan(path: Path) -> dict[str, Any]:
-    """The ``apply`` values of a plan written by ``nicelist plan --json``."""
+    """The ``apply`` values of a plan written by ``nicelist plan --json``, plus ``updates_per_message``
+    (the plan's assumption, or None in a plan written before it was recorded)."""
     try:
-        values = json.loads(path.read_text())["apply"]
+        plan = json.loads(path.read_text())
+        values = plan["apply"]
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise PlanError(f"{path}: not a plan from `nicelist plan --json` ({error})") from error
-    if set(values) != {"write_rate", "concurrency", "batch_size", "batching_window"}:
+    if not isinstance(values, dict) or set(values) != {"write_rate", "concurrency", "batch_size", "batching_window"}:
         raise PlanError(f"{path}: the plan's apply section has unexpected keys")
-    return dict(values)
+    mix = plan.get("updates_per_message")
+    valid_mix = isinstance(mix, int | float) and not isinstance(mix, bool) and 0 < mix < float("inf")
+    return {**values, "updates_per_message": float(mix) if valid_mix else None}

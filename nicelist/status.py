@@ -26,6 +26,7 @@ import urllib.request
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import click
@@ -37,8 +38,7 @@ from rich.text import Text
 from contract.names import StageNames
 from nicelist.alarms import AlarmThresholds, alarm_specs
 from nicelist.console import aws_errors, emit, error_code
-from nicelist.drain import DrainEstimate, LoggedMix, estimate, message_mix
-from nicelist.logs import sources_for
+from nicelist.drain import DrainEstimate, LoggedMix, estimate, message_mix, writer_mix
 from nicelist.options import AwsTarget, aws_options
 from nicelist.resources import find_queue_url
 
@@ -202,7 +202,9 @@ def throttles(target: AwsTarget, table: str, meter_url: str | None, measured_by:
     """From the source the rate came from, so both figures describe one table."""
     if measured_by == "meter" and meter_url:
         return meter_throttles(meter_url, table)
-    return cloudwatch_throttles(target.client("cloudwatch"), table)
+    counted = cloudwatch_throttles(target.client("cloudwatch"), table)
+    # DynamoDB publishes WriteThrottleEvents only when there are some: with writes measured, none is 0.
+    return 0 if counted is None and measured_by == "cloudwatch" else counted
 
 
 def stage_status(
@@ -324,29 +326,48 @@ def _exit_code(status: StageStatus) -> int:
     return 2 if status.missing else (0 if status.healthy else 1)
 
 
-def watch_status(
-    read: Callable[[], StageStatus], interval: float, console: Console, sleep: Callable[[float], None] = time.sleep
-) -> None:
-    """Refresh the status in place until Ctrl-C; not on a terminal, print each refresh below the last."""
-    trend = BacklogTrend()
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)  # looked up at call time, so a test can replace it
 
-    def view(status: StageStatus) -> Text:
-        trend.add(time.monotonic(), status.backlog)
+
+def watch_status(
+    read: Callable[[], StageStatus],
+    interval: float,
+    console: Console,
+    sleep: Callable[[float], None] | None = None,
+    *,
+    as_json: bool = False,
+) -> StageStatus | None:
+    """Refresh until Ctrl-C (also during a read) and return the last status read: in place on a
+    terminal; otherwise each refresh below the last, or one compact JSON object a line."""
+    sleep = sleep or _sleep
+    trend = BacklogTrend()
+    last: StageStatus | None = None
+
+    def lines() -> list[str]:
+        nonlocal last
+        last = read()
+        trend.add(time.monotonic(), last.backlog)
         stamp = dt.datetime.now(dt.UTC).strftime("%H:%M:%S")
-        lines = [*_lines(status), trend.line(), f"refreshed {stamp} UTC every {interval:g} s; Ctrl-C to stop"]
-        return Text("\n".join(lines))
+        return [*_lines(last), trend.line(), f"refreshed {stamp} UTC every {interval:g} s; Ctrl-C to stop"]
 
     try:
-        if not console.is_terminal:
+        if as_json or not console.is_terminal:
             while True:
-                console.print(view(read()), "")
+                text = lines()
+                assert last is not None
+                if as_json:
+                    click.echo(json.dumps({**_as_dict(last), "trend": trend.line()}, sort_keys=True, default=str))
+                else:
+                    click.echo("\n".join(text) + "\n")
                 sleep(interval)
-        with Live(view(read()), console=console, auto_refresh=False, transient=False) as live:
+        with Live(Text("\n".join(lines())), console=console, auto_refresh=False) as live:
             while True:
                 sleep(interval)
-                live.update(view(read()), refresh=True)
+                live.update(Text("\n".join(lines())), refresh=True)
     except KeyboardInterrupt:
-        return
+        pass
+    return last
 
 
 @click.command("status")
@@ -363,13 +384,20 @@ def watch_status(
     default=None,
     help="For the drain estimate (default: measured from the writers' logs of the last 10 min, else 1).",
 )
-@click.option("--watch", is_flag=True, help="Refresh in place until Ctrl-C.")
+@click.option(
+    "--run-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="The local stack's run directory, for the writers' logs (default for --stage local: runs/local).",
+)
+@click.option("--watch", is_flag=True, help="Refresh in place until Ctrl-C; exits with the last refresh's code.")
 @click.option("--interval", type=click.FloatRange(min=0.5), default=2.0, show_default=True, help="--watch refresh.")
-@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON (with --watch: a line per refresh).")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON (with --watch: one line per refresh).")
 def status_command(
     target: AwsTarget,
     meter_url: str | None,
     updates_per_message: float | None,
+    run_dir: Path | None,
     watch: bool,
     interval: float,
     as_json: bool,
@@ -377,26 +405,22 @@ def status_command(
     """Show the backlog and its age, the DLQ, the table, W and C, the measured write rate and
     throttles, the estimated time to drain, and alarm states.
 
-    Exit code 0: healthy; 1: DLQ not empty or an alarm firing; 2: resources missing (without --watch)."""
+    Exit code 0: healthy; 1: DLQ not empty or an alarm firing; 2: resources missing. With --watch,
+    the code of the last refresh before Ctrl-C."""
     if meter_url is None and target.is_local:
         meter_url = LOCAL_METER_URL
-    logged = None if updates_per_message is not None else LoggedMix(sources_for(target, None, ["writer"]))
+    logged = None if updates_per_message is not None else writer_mix(target, run_dir)
 
     def read() -> StageStatus:
         with aws_errors():
             return stage_status(target, meter_url, updates_per_message=updates_per_message, logged=logged)
 
-    if watch and not as_json:
-        watch_status(read, interval, Console())
+    if watch:
+        last = watch_status(read, interval, Console(), as_json=as_json)
+        if last is not None and (code := _exit_code(last)):
+            raise SystemExit(code)
         return
-    while True:
-        status = read()
-        emit(_as_dict(status), as_json=as_json, lines=_lines(status))
-        if not watch:
-            break
-        try:
-            time.sleep(interval)
-        except KeyboardInterrupt:
-            return
+    status = read()
+    emit(_as_dict(status), as_json=as_json, lines=_lines(status))
     if code := _exit_code(status):
         raise SystemExit(code)

@@ -86,6 +86,39 @@ class ChildProcess:
 
 
 PREVIOUS_SUFFIX = ".previous.log"
+OWNER_FILE = "stack.pid"
+
+
+def claim_run_dir(run_dir: Path) -> None:
+    """Make this process the run directory's one stack, or refuse: a second stack there would move
+    the first one's logs aside while it still writes them."""
+    owner = run_dir / OWNER_FILE
+    try:
+        pid = int(owner.read_text().strip())
+    except (OSError, ValueError):
+        pid = None
+    if pid is not None and pid != os.getpid() and _alive(pid):
+        raise StartupError(f"another `nicelist up` (pid {pid}) runs in {run_dir}; stop it or pass another --run-dir")
+    owner.write_text(f"{os.getpid()}\n")
+
+
+def release_run_dir(run_dir: Path) -> None:
+    owner = run_dir / OWNER_FILE
+    try:
+        if int(owner.read_text().strip()) == os.getpid():
+            owner.unlink()
+    except (OSError, ValueError):
+        pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def rotate_logs(run_dir: Path) -> list[Path]:

@@ -33,7 +33,15 @@ from nicelist.local.control import DEFAULT_CONTROL_PORT
 from nicelist.local.cutline import CutLine
 from nicelist.local.health import HealthEvent, HealthWatcher, Probe, aws_check, http_check
 from nicelist.local.meter.core import DEFAULT_BURST_SECONDS
-from nicelist.local.processes import ChildProcess, StartupError, port_is_free, python_module, rotate_logs
+from nicelist.local.processes import (
+    ChildProcess,
+    StartupError,
+    claim_run_dir,
+    port_is_free,
+    python_module,
+    release_run_dir,
+    rotate_logs,
+)
 from nicelist.local.runtime import WriterRuntime
 from nicelist.options import LOCAL_CREDENTIALS, LOCAL_REGION, local_session
 from nicelist.provision import Clients, ProvisionOptions, ProvisionResult, provision_stage
@@ -156,6 +164,7 @@ class LocalStack:
     def start(self) -> None:
         self._check_ports()
         self.config.run_dir.mkdir(parents=True, exist_ok=True)
+        claim_run_dir(self.config.run_dir)
         rotate_logs(self.config.run_dir)  # one run per log: the last run's are kept as *.previous.log
         self._start_child(
             "moto",
@@ -222,6 +231,7 @@ class LocalStack:
         )
 
     def stop(self) -> None:
+        release_run_dir(self.config.run_dir)
         health, self.health = self.health, None
         if health is not None:
             health.stop()

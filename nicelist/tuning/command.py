@@ -17,10 +17,9 @@ from typing import Any
 import click
 
 from nicelist.console import aws_errors, emit
-from nicelist.drain import LoggedMix, MessageMix, estimate, message_mix
+from nicelist.drain import MessageMix, estimate, message_mix, writer_mix
 from nicelist.local.control import DEFAULT_CONTROL_URL
 from nicelist.local.tune import LocalStage
-from nicelist.logs import sources_for
 from nicelist.options import AwsTarget, aws_options
 from nicelist.plan import PlanError, read_plan
 from nicelist.settings_file import DEFAULT_SETTINGS, SettingsFileError, drift_findings, load, persist_concurrency
@@ -74,6 +73,7 @@ def request_from(values: dict[str, Any]) -> TuneRequest:
     if not request.empty:
         raise TuneError("--plan applies a whole plan: give no other tuning option with it")
     planned = read_plan(values["plan_file"])
+    values["plan_mix"] = planned["updates_per_message"]  # the plan's own assumption, for the estimate
     return TuneRequest(
         concurrency=int(planned["concurrency"]),
         write_rate=float(planned["write_rate"]),
@@ -84,7 +84,10 @@ def request_from(values: dict[str, Any]) -> TuneRequest:
 
 def drain_estimate(live: LiveStage, mix: MessageMix) -> dict[str, Any]:
     """Backlog / W (``nicelist.drain``): what the new budget would give, before anything is measured at it."""
-    return estimate(live.facts.backlog, mix, measured=None, budget=live.tuning.write_rate).as_dict()
+    facts = live.facts
+    return estimate(
+        facts.backlog, mix, measured=None, budget=live.tuning.write_rate, capacity=facts.table_capacity
+    ).as_dict()
 
 
 def read_back(
@@ -153,12 +156,19 @@ def _persist(values: dict[str, Any], live: LiveStage, after: StageTuning) -> dic
     }
 
 
+def _mix(target: AwsTarget, values: dict[str, Any]) -> MessageMix:
+    """Updates per message for the estimate: given, else the plan's, else measured from the writers' logs."""
+    if values["updates_per_message"] is None and values.get("plan_mix") is not None:
+        return MessageMix(values["plan_mix"], "plan")
+    logged = writer_mix(target)
+    return message_mix(values["updates_per_message"], logged, dt.datetime.now(dt.UTC))
+
+
 def run_tune(target: AwsTarget, values: dict[str, Any], sleep: Callable[[float], None]) -> None:
     backend = backend_for(target, values["control_url"])
     request = request_from(values)
     live = backend.read()
-    logged = LoggedMix(sources_for(target, None, ["writer"]))
-    values["mix"] = message_mix(values["updates_per_message"], logged, dt.datetime.now(dt.UTC))
+    values["mix"] = _mix(target, values)
     if errors := request_errors(request, live):
         raise click.UsageError("; ".join(errors))
     if request.empty and not values["persist"]:

@@ -250,7 +250,7 @@ def test_status_estimates_the_drain_from_the_backlog_and_the_writers_logs(
     data = json.loads(CliRunner().invoke(main, ["status", *STAGE, "--json"]).output)
     assert (data["visible"], data["delayed"], data["backlog"]) == (6, 1, 7)
     drain = data["drain"]
-    assert drain["mix"] == {"updates_per_message": 500.0, "source": "writer logs", "messages_seen": 20}
+    assert drain["mix"] == {"updates_per_message": 500.0, "source": "writer logs", "messages_seen": 20, "note": ""}
     assert drain["rate_source"] == "budget"  # moto has no ConsumedWriteCapacityUnits datapoint
     assert drain["seconds"] == pytest.approx(7 * 500 * 1.375 / 300)
     given = json.loads(CliRunner().invoke(main, ["status", *STAGE, "--updates-per-message", "2", "--json"]).output)
@@ -259,23 +259,58 @@ def test_status_estimates_the_drain_from_the_backlog_and_the_writers_logs(
     assert "drain estimate: 16.0 s = 7 messages x 500.0 updates/message (writer logs, 20 messages)" in text
 
 
-def test_status_watch_refreshes_until_ctrl_c(stage: tuple[Clients, ProvisionResult]) -> None:
-    clients, result = stage
-    for _ in range(3):
-        clients.sqs.send_message(QueueUrl=result.queue_url, MessageBody="{}")
+def _draining(clients: Clients, url: str, refreshes: int) -> tuple[list[float], Any]:
+    """A fake sleep: one message leaves the queue per refresh; Ctrl-C after ``refreshes``."""
     sleeps: list[float] = []
 
     def sleep(seconds: float) -> None:
         sleeps.append(seconds)
-        if len(sleeps) == 3:
+        if len(sleeps) == refreshes:
             raise KeyboardInterrupt
-        message = clients.sqs.receive_message(QueueUrl=result.queue_url)["Messages"][0]
-        clients.sqs.delete_message(QueueUrl=result.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        message = clients.sqs.receive_message(QueueUrl=url)["Messages"][0]
+        clients.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
-    target = AwsTarget(stage="ops", region="us-east-1", profile=None, endpoint_url=None)
-    stream = io.StringIO()
-    watch_status(lambda: stage_status(target), 1.0, Console(file=stream, width=200), sleep)
-    screens = stream.getvalue().split("refreshed ")
+    return sleeps, sleep
+
+
+def test_status_watch_prints_each_refresh_when_not_on_a_terminal(
+    stage: tuple[Clients, ProvisionResult], capsys: pytest.CaptureFixture[str]
+) -> None:
+    clients, result = stage
+    for _ in range(3):
+        clients.sqs.send_message(QueueUrl=result.queue_url, MessageBody="{}")
+    sleeps, sleep = _draining(clients, result.queue_url, 3)
+    target = AwsTarget(stage="ops", region="us-east-1")
+    last = watch_status(lambda: stage_status(target, updates_per_message=1), 1.0, Console(file=io.StringIO()), sleep)
+    screens = capsys.readouterr().out.split("refreshed ")
     assert len(screens) == 4  # three refreshes, then Ctrl-C ended it quietly
     assert "3 visible" in screens[0] and "2 visible" in screens[1] and "1 visible" in screens[2]
-    assert sleeps == [1.0, 1.0, 1.0]
+    assert all("\n" not in line[:150] for line in screens[1].splitlines() if line.startswith("drain"))
+    assert sleeps == [1.0, 1.0, 1.0] and last is not None and last.visible == 1
+
+
+def test_status_watch_refreshes_in_place_on_a_terminal(stage: tuple[Clients, ProvisionResult]) -> None:
+    clients, result = stage
+    for _ in range(2):
+        clients.sqs.send_message(QueueUrl=result.queue_url, MessageBody="{}")
+    _, sleep = _draining(clients, result.queue_url, 2)
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=160)
+    last = watch_status(lambda: stage_status(AwsTarget(stage="ops", region="us-east-1")), 1.0, console, sleep)
+    assert last is not None and last.visible == 1
+    assert "\x1b[" in screen.getvalue()  # rich moved the cursor back to redraw in place
+    assert "1 visible" in screen.getvalue()
+
+
+def test_status_watch_json_is_a_line_per_refresh_and_exits_with_the_last_code(
+    stage: tuple[Clients, ProvisionResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clients, result = stage
+    _dead_letters(clients, result, 1)
+    clients.sqs.send_message(QueueUrl=result.queue_url, MessageBody="{}")
+    _, sleep = _draining(clients, result.queue_url, 2)
+    monkeypatch.setattr("nicelist.status._sleep", sleep)
+    out = CliRunner().invoke(main, ["status", *STAGE, "--watch", "--json", "--interval", "1"])
+    lines = out.output.splitlines()
+    assert [json.loads(line)["visible"] for line in lines] == [1, 0]
+    assert out.exit_code == 1  # the DLQ holds a dead letter: the last refresh was unhealthy

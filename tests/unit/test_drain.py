@@ -11,7 +11,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from nicelist.drain import MIX_WINDOW, LoggedMix, MessageMix, estimate, message_mix
+from nicelist.drain import MIX_REFRESH, MIX_WINDOW, LoggedMix, MessageMix, estimate, message_mix
 from nicelist.logs import FileSource
 from nicelist.status import BacklogTrend
 
@@ -51,20 +51,24 @@ def test_updates_per_message_comes_from_the_writers_batch_lines(tmp_path: Path) 
         + '{"level": "INFO", "message": "remainder deferred", "messages": 99, "updates": 1}\n'
         + _batch(NOW - dt.timedelta(minutes=1), messages=10, updates=1_000)
     )
-    mix = message_mix(None, LoggedMix([FileSource(log, "writer")]), NOW)
+    mix = message_mix(None, LoggedMix([FileSource(log, "writer")], str(log)), NOW)
     assert (mix.source, mix.messages_seen, mix.updates_per_message) == ("writer logs", 20, 500.0)
-    assert message_mix(7.0, LoggedMix([FileSource(log, "writer")]), NOW) == MessageMix(7.0, "given")
-    assert message_mix(None, LoggedMix([FileSource(tmp_path / "none.log", "writer")]), NOW).source == "assumed"
+    assert message_mix(7.0, LoggedMix([FileSource(log, "writer")], str(log)), NOW) == MessageMix(7.0, "given")
+    missing = message_mix(None, LoggedMix([FileSource(tmp_path / "none.log", "writer")], "none.log"), NOW)
+    assert (missing.source, missing.note) == ("assumed", "no batch done line in none.log in the last 10 min")
+    assert "assumed: no batch done line in none.log" in missing.describe()
 
 
 def test_later_reads_add_new_lines_and_forget_old_ones(tmp_path: Path) -> None:
     log = tmp_path / "writer.log"
     log.write_text(_batch(NOW - dt.timedelta(minutes=9), messages=1, updates=10))
-    logged = LoggedMix([FileSource(log, "writer")])
+    logged = LoggedMix([FileSource(log, "writer")], str(log))
     assert logged.read(NOW) == MessageMix(10.0, "writer logs", 1)
     with log.open("a") as stream:
         stream.write(_batch(NOW, messages=1, updates=30))
-    assert logged.read(NOW) == MessageMix(20.0, "writer logs", 2)
+    assert logged.read(NOW) == MessageMix(10.0, "writer logs", 1)  # read again only after MIX_REFRESH
+    later = NOW + MIX_REFRESH
+    assert logged.read(later) == MessageMix(20.0, "writer logs", 2)
     assert logged.read(NOW + MIX_WINDOW - dt.timedelta(minutes=8)) == MessageMix(30.0, "writer logs", 1)
 
 
@@ -80,6 +84,9 @@ JSON = st.recursive(
 @example(messages=True, updates=5, junk=b"")
 @example(messages=-1, updates=5, junk=b"")
 @example(messages=2, updates="5", junk=b"\xff{")
+@example(messages=1, updates=10**400, junk=b"")
+@example(messages=0, updates=10**6, junk=b"")
+@example(messages=10**6, updates=1, junk=b"")
 def test_hostile_counts_in_a_log_line_are_ignored(
     tmp_path_factory: Any, messages: Any, updates: Any, junk: bytes
 ) -> None:
@@ -90,12 +97,18 @@ def test_hostile_counts_in_a_log_line_are_ignored(
         + _batch(NOW, messages=messages, updates=updates).encode()
         + _batch(NOW, messages=4, updates=8).encode()
     )
-    mix = LoggedMix([FileSource(log, "writer")]).read(NOW)
-    valid = type(messages) is int and type(updates) is int and messages >= 0 and updates >= 0
-    if valid and messages + 4 > 0:
+    mix = LoggedMix([FileSource(log, "writer")], str(log)).read(NOW)
+    valid = type(messages) is int and type(updates) is int and 0 < messages <= 10_000
+    if valid and 0 <= updates <= messages * 20_000:
         assert mix is not None and mix.updates_per_message == pytest.approx((updates + 8) / (messages + 4))
     else:
         assert mix == MessageMix(2.0, "writer logs", 4)
+
+
+def test_a_line_from_the_future_is_not_the_writers(tmp_path: Path) -> None:
+    log = tmp_path / "writer.log"
+    log.write_text(_batch(NOW + dt.timedelta(days=1), messages=1, updates=10_000) + _batch(NOW, messages=1, updates=2))
+    assert LoggedMix([FileSource(log, "writer")], str(log)).read(NOW) == MessageMix(2.0, "writer logs", 1)
 
 
 def test_the_trend_is_the_backlogs_slope() -> None:

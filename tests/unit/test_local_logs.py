@@ -1,8 +1,13 @@
 """Each `nicelist up` starts with empty logs; the previous run's are kept once, never appended to."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
-from nicelist.local.processes import rotate_logs
+import pytest
+
+from nicelist.local.processes import OWNER_FILE, StartupError, claim_run_dir, release_run_dir, rotate_logs
 
 
 def _run(run_dir: Path, text: str) -> None:
@@ -31,3 +36,18 @@ def test_a_new_run_moves_the_last_runs_logs_aside_and_keeps_one_run(tmp_path: Pa
 
 def test_an_empty_run_directory_is_fine(tmp_path: Path) -> None:
     assert rotate_logs(tmp_path) == []
+
+
+def test_a_second_stack_may_not_take_a_run_directory_in_use(tmp_path: Path) -> None:
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        (tmp_path / OWNER_FILE).write_text(f"{other.pid}\n")
+        with pytest.raises(StartupError, match=f"pid {other.pid}"):
+            claim_run_dir(tmp_path)
+    finally:
+        other.kill()
+        other.wait()
+    claim_run_dir(tmp_path)  # its owner is gone: the directory is free again
+    assert (tmp_path / OWNER_FILE).read_text() == f"{os.getpid()}\n"
+    release_run_dir(tmp_path)
+    assert not (tmp_path / OWNER_FILE).exists()
