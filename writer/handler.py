@@ -53,7 +53,7 @@ def build_deps(settings: WriterSettings | None = None, session: Any = None) -> W
     )
     pacer = Pacer(
         budget,
-        clock=time.monotonic,
+        clock=time.time,  # epoch seconds: the pacer's seconds are the ones the table counts
         sleep=time.sleep,
         rng=random.Random(),
         burst_seconds=settings.write_burst_seconds,

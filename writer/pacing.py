@@ -2,18 +2,20 @@
 
 The table-wide budget ``W`` (WCU/s) is shared by ``C`` concurrent executions, both read from SSM
 (``writer.budget``). ``Pacer`` is the only place the share ``W / C`` is computed (``share_of``),
-refreshed, spent (``take``), refunded (``refund``) and cut on a throttle (``on_throttle``): like
-botocore's ``ClientRateLimiter`` (``retries/adaptive.py``), it owns its token bucket and its AIMD
-controller, and nobody else sets the bucket's rate. ``writer.table`` only turns a request into an
+refreshed, spent (``take``) and cut on a throttle (``on_throttle``): like botocore's
+``ClientRateLimiter`` (``retries/adaptive.py``), it owns its rate limiter (a ``SecondBudget``: at most
+the share in any one wall-clock second, the seconds the table counts) and its AIMD controller, and
+nobody else sets the limiter's rate. ``writer.table`` only turns a request into an
 outcome and asks the pacer before each attempt.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from typing import Protocol
 
-from writer.ratelimit import AimdController, Clock, DeadlineReached, Sleep, TokenBucket
+from writer.ratelimit import AimdController, Clock, DeadlineReached, SecondBudget, Sleep
 
 # A gentle cut (botocore adaptive's beta) and a fast climb back: the ceiling W is known and most
 # throttles are one request too many, not a collapsed table; repeated throttles still compound
@@ -38,12 +40,16 @@ def share_of(table_rate: float, executions: int) -> float:
 
 
 class Pacer:
-    """This execution's share of the budget, spent through a token bucket and scaled by AIMD.
+    """This execution's share of the budget, spent second by second and scaled by AIMD.
 
-    ``burst_seconds`` of the share may be banked while idle, so the poller's gap between two
-    invocations is not budget lost for good. Units the table refused (throttled) are refunded:
-    the budget pays for what the table took, not for attempts. Time, sleep and randomness are
-    injected; ``budget_sleep`` (default ``sleep``) waits for budget, ``sleep`` for backoff.
+    ``clock`` must count epoch seconds (``time.time``): the limiter's seconds are the table's. Each
+    second grants at most share x fraction units, spread evenly over it; an
+    execution idle for part of a second may catch up on ``burst_seconds`` of the share within that
+    second, so the poller's gap between two invocations is not lost, but nothing is carried into
+    the next second. Units the table refused (throttled) are not refunded: the table refuses when
+    its second is full, and a second's units cannot be spent after it, by us or by the table.
+    Time, sleep and randomness are injected; ``budget_sleep`` (default ``sleep``) waits for budget,
+    ``sleep`` for backoff.
     """
 
     def __init__(
@@ -70,9 +76,7 @@ class Pacer:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self._share = share_of(*budget.last_known())
-        self._bucket = TokenBucket(
-            rate=self._share, burst=self._share * burst_seconds, clock=clock, sleep=budget_sleep or sleep
-        )
+        self._budget = SecondBudget(self._share, clock, budget_sleep or sleep, burst=self._share * burst_seconds)
 
     @property
     def share(self) -> float:
@@ -86,8 +90,8 @@ class Pacer:
 
     @property
     def rate(self) -> float:
-        """The rate the bucket last ran at: share x fraction."""
-        return self._bucket.rate
+        """The rate the limiter last ran at: share x fraction."""
+        return self._budget.rate
 
     def refresh(self) -> float:
         """Re-read ``W`` and ``C`` (cached by the source) and return the new share; once per batch."""
@@ -97,16 +101,17 @@ class Pacer:
     def take(self, units: float, deadline: float) -> float | None:
         """Spend ``units`` at the current rate, waiting as needed: the seconds waited, or None (nothing
         taken) when the wait would end after ``deadline`` (a value of ``clock``)."""
-        self._bucket.set_rate(self._share * self._controller.fraction, burst=self._share * self._burst_seconds)
+        taken = self.take_prefix([units], deadline)
+        return None if taken is None else taken[1]
+
+    def take_prefix(self, sizes: Sequence[float], deadline: float) -> tuple[int, float] | None:
+        """Spend the units of as many of ``sizes`` (a batch's items, in order) as fit the next second
+        with room: how many items, and the seconds waited; None (nothing taken) past ``deadline``."""
+        self._budget.set_rate(self._share * self._controller.fraction, burst=self._share * self._burst_seconds)
         try:
-            return self._bucket.acquire(units, deadline)
+            return self._budget.acquire_prefix(sizes, deadline)
         except DeadlineReached:
             return None
-
-    def refund(self, units: float) -> None:
-        """Give back units the table refused (a throttled request consumes nothing)."""
-        if units:
-            self._bucket.refund(units)
 
     def on_throttle(self) -> None:
         """The table throttled: cut the rate (AIMD)."""

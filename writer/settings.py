@@ -31,8 +31,8 @@ class WriterSettings(BaseSettings):
     # parameter wins when it exists, so a change of concurrency needs no redeploy.
     concurrency: int = Field(default=1, ge=1)
     concurrency_parameter: str = ""
-    # Budget an idle execution may bank (seconds of its share), so the poller's gap between two
-    # invocations is not budget lost for good. DynamoDB's own burst credit absorbs it.
+    # Budget an execution idle for part of a second may catch up on within that second (seconds of
+    # its share), so the poller's gap between two invocations is not lost; never carried past the second.
     write_burst_seconds: float = Field(default=0.2, ge=0, le=5)
     track_retention_days: int = Field(default=30, ge=1)
     # How far ahead of now an observed_at may be (seconds); None: no bound (replays of a future date work).

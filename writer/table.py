@@ -1,13 +1,14 @@
 """Table writes: conditional state puts and batched track points, each request turned into an outcome.
 
 Every attempt first takes its write units from the ``Pacer``; throttling (an error, or
-``UnprocessedItems``) is reported to it (it cuts the rate and refunds the refused units) and retried
-after its full-jitter backoff while the deadline allows. What cannot be written in time is reported
+``UnprocessedItems``) is reported to it (it cuts the rate) and retried, with new units, after its
+full-jitter backoff while the deadline allows. What cannot be written in time is reported
 as not written, never dropped: its messages go back to SQS.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from collections.abc import Sequence
@@ -130,7 +131,7 @@ class TableWriter:
                     return Outcome.REJECTED
                 throttled = code in THROTTLE_CODES
                 if throttled:
-                    self._refund(write_units(item))
+                    self._refused(write_units(item))
             except BotoCoreError:
                 pass  # connection trouble: retried like a 5xx
             if attempt == self._max_attempts - 1 or not self._back_off(attempt, throttled):
@@ -138,7 +139,8 @@ class TableWriter:
         return Outcome.NOT_WRITTEN
 
     def write_tracks(self, chunk: Sequence[PlannedWrite]) -> list[Outcome]:
-        """One BatchWriteItem of ≤ 25 distinct track points; unprocessed items are retried alone."""
+        """One BatchWriteItem of ≤ 25 distinct track points (two when the budget's second ends inside
+        them: ``Pacer.take_prefix``); unprocessed items are retried alone."""
         if len(chunk) > BATCH_WRITE_LIMIT:
             raise ValueError(f"a BatchWriteItem takes at most {BATCH_WRITE_LIMIT} items")
         items = {}
@@ -147,22 +149,28 @@ class TableWriter:
             items[index] = track_item(planned.update, self._written_at, self._retention_days)
         outcomes = [Outcome.NOT_WRITTEN] * len(chunk)
         pending = dict(items)
-        for attempt in range(self._max_attempts):
-            if not self._take(sum(write_units(item) for item in pending.values())):
+        attempt = 0
+        while pending:
+            part = self._take_part(pending)
+            if part is None:
                 return outcomes
             try:
-                unprocessed, throttled = self._batch_put(pending)
-                self._refund(sum(write_units(item) for item in unprocessed.values()))
+                unprocessed, throttled = self._batch_put(part)
+                self._refused(sum(write_units(item) for item in unprocessed.values()))
             except _ItemsRejected:
-                return self._isolate(chunk, pending, outcomes)
-            for index in pending.keys() - unprocessed.keys():
+                self._isolate(chunk, part, outcomes)
+                pending = {index: item for index, item in pending.items() if index not in part}
+                continue
+            for index in part.keys() - unprocessed.keys():
                 outcomes[index] = Outcome.WRITTEN
-            pending = unprocessed
-            last = attempt == self._max_attempts - 1
-            if not pending or last or not self._back_off(attempt, throttled):
-                for index in pending if not throttled else ():
+                del pending[index]
+            if not unprocessed:
+                continue  # the budget's second ended inside the batch: the rest goes in the next request
+            if attempt == self._max_attempts - 1 or not self._back_off(attempt, throttled):
+                for index in unprocessed if not throttled else ():
                     outcomes[index] = Outcome.FAILED
                 return outcomes
+            attempt += 1
         return outcomes
 
     def _isolate(
@@ -197,10 +205,22 @@ class TableWriter:
             unprocessed[index] = pending[index]
         return unprocessed, True
 
-    def _refund(self, units: int) -> None:
+    def _refused(self, units: int) -> None:
+        """The table refused ``units``: ``stats.units`` counts what it took. Not refunded to the pacer: the
+        table refuses when its second is full, so the units of that second are spent either way."""
         if units:
-            self._pacer.refund(units)
             self.stats.add(units=-units)
+
+    def _take_part(self, pending: dict[int, Item]) -> dict[int, Item] | None:
+        """The first items of ``pending`` the budget lets go in one request (all of them unless the
+        budget's second ends inside them); None past the deadline."""
+        sizes = [write_units(item) for item in pending.values()]
+        taken = self._pacer.take_prefix(sizes, self._deadline)
+        if taken is None:
+            return None
+        count, waited = taken
+        self.stats.add(requests=1, units=sum(sizes[:count]), budget_wait_s=waited)
+        return dict(itertools.islice(pending.items(), count))
 
     def _take(self, units: int) -> bool:
         """Spend ``units`` of budget; False past the deadline."""

@@ -292,6 +292,33 @@ def test_unprocessed_items_alone_are_retried_and_written(stage: Stage, time: Fak
     assert deps.pacer.fraction < 1.0
 
 
+def test_a_chunk_bigger_than_what_its_second_has_left_goes_in_parts_each_within_its_second(
+    stage: Stage, time: FakeTime
+) -> None:
+    # GIVEN a budget of 10 WCU/s and one write thread, and 30 track points (a chunk of 25 and one of 5)
+    deps = on_fake_time(stage.deps(write_rate=10.0, write_burst_seconds=0.0, write_threads=1), time)
+    sent: list[tuple[float, int]] = []
+
+    def record(request: dict[str, Any]) -> Answer:
+        writes = request["RequestItems"].popitem()[1] if "RequestItems" in request else [request["Item"]]
+        sent.append((time.clock(), len(writes)))
+        return None  # on to moto
+
+    hooks = Hooks(deps.dynamodb)
+    hooks.on("BatchWriteItem", record)
+    hooks.on("PutItem", record)
+    # WHEN the three messages are processed
+    response = handle(three_messages_of_track_points(), lambda_context(), deps)
+    # THEN everything is written, and no second was sent more than its 10 units: the 25 went in parts
+    assert response == {"batchItemFailures": []}
+    assert all(len(tracks(stage, c)) == 10 for c in ("c-a", "c-b", "c-c"))
+    per_second: dict[int, int] = {}
+    for at, units in sent:
+        per_second[int(at)] = per_second.get(int(at), 0) + units
+    assert sum(per_second.values()) == 33 and max(per_second.values()) <= 10
+    assert sorted(units for _, units in sent if units > 1) == [2, 3, 6, 9, 10]
+
+
 def test_items_unprocessed_until_the_deadline_fail_exactly_their_messages(stage: Stage, time: FakeTime) -> None:
     # GIVEN c-b's track points never processed
     deps = on_fake_time(stage.deps(max_attempts=10_000), time)
