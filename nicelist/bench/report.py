@@ -13,6 +13,7 @@ from typing import Any
 from nicelist.bench.load import LoadFigures
 from nicelist.bench.producers import SqsFigures
 from nicelist.bench.run import Measurements
+from nicelist.bench.workload import BATCH_MESSAGES, ENVELOPE_UPDATES
 from nicelist.cost import (
     API_MEMORY_MB,
     WRITER_MEMORY_MB,
@@ -201,6 +202,11 @@ def render(m: Measurements, prices: Prices, header: list[str]) -> str:
             lines.append(f"{section}")
         ratio = "-" if row.ratio is None else f"{row.ratio:.3g}"
         lines.append(f"  {row.label:{width - 2}} {_fmt(row.nicelist):>10} {_fmt(row.naive):>10} {ratio:>8}")
+    if m.memory:
+        lines.append(
+            f"writer memory, one invocation of {BATCH_MESSAGES} x {ENVELOPE_UPDATES:,} updates: tracemalloc peak "
+            f"{m.memory['tracemalloc_peak_mib']} MiB, {m.memory['retained_mib']} MiB retained (moto's table included)"
+        )
     lines += ["", f"AWS bill per million updates, USD ({prices.region} list prices as of {prices.as_of}, "
               "nicelist/prices.toml; free tiers left out)"]  # fmt: skip
     computed = bills(m, prices)
