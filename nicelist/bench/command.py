@@ -34,7 +34,10 @@ from nicelist.local.processes import StartupError
     "--moto-port", default=0, show_default=True, help="The local stack's moto; meter, API, control on the next three "
     "(0: four free ports).",
 )  # fmt: skip
-@click.option("--run-dir", type=click.Path(path_type=Path), default=Path("runs/bench"), show_default=True)
+@click.option(
+    "--run-dir", type=click.Path(path_type=Path), default=Path("runs/bench"), show_default=True,
+    help="The local stack's logs, and bench.json: the whole report as JSON.",
+)  # fmt: skip
 def bench(quick: bool, as_json: bool, prices: Path | None, moto_port: int, run_dir: Path) -> None:
     """Measure nicelist and the naive baseline (one SendMessage per update; a consumer that writes one item
     per record with PutItem) on the same workload: SQS and DynamoDB requests, write units, throughput,
@@ -57,8 +60,10 @@ def bench(quick: bool, as_json: bool, prices: Path | None, moto_port: int, run_d
     except StartupError as error:
         raise click.ClickException(str(error)) from None
     meta = _meta(options, quick, wall, time.monotonic() - started, load_before)
+    report = json.dumps(as_dict(measured, price_table, meta), indent=2)
+    (run_dir / "bench.json").write_text(report + "\n")  # every figure of the run, whichever was printed
     if as_json:
-        click.echo(json.dumps(as_dict(measured, price_table, meta), indent=2))
+        click.echo(report)
     else:
         click.echo(render(measured, price_table, _header(meta)))
     ours = measured.e2e["nicelist"]
