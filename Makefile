@@ -33,6 +33,9 @@ lint: $(VENV)/.dev-$(HASH)
 	$(BIN)/ruff format .
 	$(BIN)/mypy
 
+bench: $(VENV)/.local-$(HASH)  ## nicelist against the naive baseline: one table of figures, ratios and the bill
+	$(BIN)/nicelist bench $(ARGS)
+
 up: $(VENV)/.local-$(HASH)  ## the local stack until Ctrl-C
 	$(BIN)/nicelist up $(ARGS)
 

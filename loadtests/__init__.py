@@ -1,1 +1,4 @@
-"""Load tests and benchmarks (not CI tests): Locust spike test, API and producer benchmarks."""
+"""Load tests (not CI tests): the Locust spike test, the fault suite, the meter's overhead benchmark.
+
+The benchmark of nicelist against the naive baseline is ``nicelist bench`` (``nicelist/bench/``).
+"""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from nicelist.bench.command import bench
 from nicelist.demo.command import demo, up
 from nicelist.deploy import deploy_group
 from nicelist.dlq import dlq_group
@@ -32,6 +33,7 @@ for _command in (
     status_command,
     doctor_command,
     plan_command,
+    bench,
     tune_command,
     rate_command,
     dlq_group,

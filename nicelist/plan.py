@@ -26,6 +26,7 @@ from typing import Any
 import click
 
 from nicelist.console import emit
+from nicelist.cost import PriceError, Prices, drain_bill, load_prices
 from nicelist.local.stack import BUDGET_SHARE
 from nicelist.mapping import MIN_MAXIMUM_CONCURRENCY
 from nicelist.provision import ProvisionOptions
@@ -208,6 +209,7 @@ class Plan:
     updates_per_message: float = 1.0  # the plan's assumption; `tune --plan` estimates the drain with it
     advice: list[str] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
+    cost: dict[str, Any] = field(default_factory=dict)  # the drain's AWS bill (nicelist.cost)
 
     def apply(self) -> dict[str, Any]:
         """What ``nicelist tune --plan`` applies."""
@@ -238,7 +240,9 @@ def batch_size_for(write_rate: float, concurrency: int, assumptions: Assumptions
     return max(0, min(assumptions.batch_size, fits, MAX_BATCH_SIZE))
 
 
-def make_plan(profile: Profile, deadline: float, table: Table, assumptions: Assumptions) -> Plan:
+def make_plan(
+    profile: Profile, deadline: float, table: Table, assumptions: Assumptions, prices: Prices | None = None
+) -> Plan:
     write_rate = round(table.takes_now * BUDGET_SHARE, 1)
     u = assumptions.units_per_update
     drain = finish_time(profile, write_rate / u)
@@ -264,7 +268,29 @@ def make_plan(profile: Profile, deadline: float, table: Table, assumptions: Assu
         updates_per_message=assumptions.updates_per_message,
         advice=advice,
         assumptions=assumptions.lines(),
+        cost=_drain_cost(profile.total, drain, concurrency, table, assumptions, prices or load_prices()),
     )
+
+
+def _drain_cost(
+    updates: float, drain: float, concurrency: int, table: Table, assumptions: Assumptions, prices: Prices
+) -> dict[str, Any]:
+    bill = drain_bill(
+        updates=updates,
+        units_per_update=assumptions.units_per_update,
+        drain_seconds=drain,
+        concurrency=concurrency,
+        messages=updates / assumptions.updates_per_message,
+        table_wcu=table.capacity,
+        prices=prices,
+    )
+    dynamodb = bill.dynamodb_on_demand if table.on_demand else bill.dynamodb_provisioned
+    return {
+        "dollars": round(dynamodb + bill.lambda_requests + bill.lambda_compute, 4),
+        "dynamodb": round(dynamodb, 4),
+        "writer_lambda": round(bill.lambda_requests + bill.lambda_compute, 4),
+        "prices": f"{prices.region} as of {prices.as_of}",
+    }
 
 
 def _advice(table: Table, needed_wcu: float, batch: int) -> list[str]:
@@ -307,6 +333,12 @@ def _lines(plan: Plan) -> list[str]:
         f"deadline           {_duration(plan.deadline_seconds)}: {verdict}",
         "pre-warm           " + ("no" if plan.prewarm_wcu is None else f"yes, to {plan.prewarm_wcu} WCU"),
     ]
+    if plan.cost:
+        cost = plan.cost
+        lines.append(
+            f"drain cost         ${cost['dollars']:,.2f}   (DynamoDB ${cost['dynamodb']:,.2f}, writer Lambda "
+            f"${cost['writer_lambda']:,.2f}; {cost['prices']}; SQS and the API not included)"
+        )
     lines += [f"advice: {line}" for line in plan.advice]
     lines += [f"assumes: {line}" for line in plan.assumptions]
     return lines
@@ -360,13 +392,20 @@ def _lines(plan: Plan) -> list[str]:
     show_default=True,
     help="Most executions the account allows.",
 )
+@click.option(
+    "--prices",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A price table (TOML, the keys of nicelist/prices.toml) for the drain's cost.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (input for `nicelist tune --plan`).")
 def plan_command(**values: Any) -> None:  # fmt: skip
     """Plan a peak: write rate, concurrency and batch size for a backlog or an arrival profile, a deadline
     and a table; whether the deadline is met and whether to pre-warm. Exit 1 when it is not met."""
     try:
-        plan = make_plan(_profile(values), _deadline(values), _table(values), _assumptions(values))
-    except (PlanError, ValueError) as error:
+        prices = load_prices(values["prices"])
+        plan = make_plan(_profile(values), _deadline(values), _table(values), _assumptions(values), prices)
+    except (PlanError, PriceError, ValueError) as error:
         raise click.UsageError(str(error)) from error
     emit(plan.as_dict(), as_json=values["as_json"], lines=_lines(plan))
     if not plan.deadline_met:
