@@ -181,11 +181,25 @@ def test_persist_writes_the_concurrency_into_the_settings(stage: Clients, tmp_pa
 
 
 def test_a_plan_is_applied_through_tune(stage: Clients, tmp_path: Path) -> None:
-    plan = CliRunner().invoke(main, ["plan", "--backlog", "100000", "--deadline", "1h", "--table-wcu", "100", "--json"])
+    arguments = [
+        "plan",
+        "--backlog",
+        "100000",
+        "--deadline",
+        "1h",
+        "--table-wcu",
+        "100",
+        "--updates-per-message",
+        "500",
+    ]
+    plan = CliRunner().invoke(main, [*arguments, "--json"])
     path = tmp_path / "plan.json"
     path.write_text(plan.stdout)
     result = _json(tune("--plan", str(path), "--json"))
     assert result["after"]["write_rate"] == 97.0
+    # the drain estimate uses the plan's own 500 updates/message, not an assumed 1
+    assert result["drain"]["mix"]["source"] == "plan"
+    assert result["drain"]["mix"]["updates_per_message"] == 500
     assert tune("--plan", str(path), "--concurrency", "3").exit_code == 1
 
 
