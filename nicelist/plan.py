@@ -322,6 +322,11 @@ def _duration(seconds: float) -> str:
     return "never" if math.isinf(seconds) else str(dt.timedelta(seconds=round(seconds)))
 
 
+def _dollars(amount: float) -> str:
+    """Cents for real bills, four significant digits for a rehearsal's fractions of a cent."""
+    return f"${amount:,.2f}" if amount >= 1 or amount == 0 else f"${amount:.4g}"
+
+
 def _lines(plan: Plan) -> list[str]:
     verdict = "met" if plan.deadline_met else "NOT met"
     lines = [
@@ -336,8 +341,8 @@ def _lines(plan: Plan) -> list[str]:
     if plan.cost:
         cost = plan.cost
         lines.append(
-            f"drain cost         ${cost['dollars']:,.2f}   (DynamoDB ${cost['dynamodb']:,.2f}, writer Lambda "
-            f"${cost['writer_lambda']:,.2f}; {cost['prices']}; SQS and the API not included)"
+            f"drain cost         {_dollars(cost['dollars'])}   (DynamoDB {_dollars(cost['dynamodb'])}, writer Lambda "
+            f"{_dollars(cost['writer_lambda'])}; {cost['prices']}; SQS and the API not included)"
         )
     lines += [f"advice: {line}" for line in plan.advice]
     lines += [f"assumes: {line}" for line in plan.assumptions]
