@@ -10,7 +10,7 @@ Every factor says where it came from, because an operator at 18:00 on 23 Decembe
   one code path. A message holds one update from ``SendMessage`` of a single update, up to thousands
   from the API's or the SDK's envelopes, so "1" can be wrong by three orders of magnitude; without
   any measurement the estimate says it assumed 1.
-- **write units per update**: the demo mix's 1.375 (BENCHMARKS.md), ``--units-per-update`` in plan.
+- **write units per update**: 1.375, what ``nicelist bench`` measures after coalescing (BENCHMARKS.md).
 - **write rate**: the rate the table is seen taking (``measured``) when there is one above zero,
   else the budget W capped at the table's provisioned capacity (``budget``): what the writers may spend.
 

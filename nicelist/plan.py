@@ -33,7 +33,7 @@ from nicelist.provision import ProvisionOptions
 from nicelist.tuning.rules import MAX_BATCH_SIZE, MAX_MAXIMUM_CONCURRENCY, UNWINDOWED_BATCH_LIMIT
 from writer.settings import WriterSettings
 
-# BENCHMARKS.md ("Writer"): 1,375.4 write units per 1,000 updates after coalescing, for the demo mix.
+# BENCHMARKS.md (`nicelist bench`, "write units / 1,000 updates"): 1,375 after coalescing, on its workload.
 DEFAULT_UNITS_PER_UPDATE = 1.375
 # A new on-demand table takes 4,000 write units/s at once (its initial warm throughput, AWS).
 ON_DEMAND_INITIAL_WARM_WCU = 4000
@@ -184,7 +184,7 @@ class Assumptions:
 
     def lines(self) -> list[str]:
         return [
-            f"{self.units_per_update:g} write units per update (BENCHMARKS.md demo mix; --units-per-update)",
+            f"{self.units_per_update:g} write units per update (nicelist bench, BENCHMARKS.md; --units-per-update)",
             f"updates per SQS message: {self.updates_per_message:g} (--updates-per-message)",
             f"one execution spends at most {self.execution_wcu:g} WCU/s (not measured; --execution-wcu)",
             f"a batch must finish within the writer's {self.writer_timeout} s timeout minus "
