@@ -2,7 +2,7 @@
 
 - nicelist: ``writer.handler.handle`` (validate, coalesce, conditional state puts, BatchWriteItem of
   track points) on 10 envelopes of 1,000 updates per invocation, with a write rate of 1e6 WCU/s so the
-  token bucket never waits: this measures cost and correctness, not pacing;
+  per-second budget never waits: this measures cost and correctness, not pacing;
 - naive: "process_event does a write": per update, in delivery order, an unconditional PutItem of the
   STATUS/LOCATION register and one of the track point of each fix, ten one-update messages per invocation.
 """
