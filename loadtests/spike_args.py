@@ -86,7 +86,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     verdict.add_argument("--max-p95-ms", type=float, help="the Aggregated p95 (default: not judged)")
     verdict.add_argument("--max-peak-ratio", type=float, default=1.0, help="writers' peak / capacity")
     verdict.add_argument("--max-drain-ratio", type=float, help="drain time / ideal (default: not judged)")
-    verdict.add_argument("--peak-window", type=int, default=20, help="seconds the writers' peak is averaged over")
+    verdict.add_argument(
+        "--peak-window", type=int, default=1, help="seconds the writers' peak is averaged over (default: 1)"
+    )
     parser.add_argument("--reconcile", choices=["scan", "query"], help="default: scan locally, query on a stage")
     parser.add_argument("--run-dir", type=Path, default=Path("runs/spike"), help="logs, Locust CSV/HTML, chart")
     parser.add_argument("--drain-timeout", type=float, default=300.0)

@@ -7,9 +7,10 @@ queue that did not drain, or a table pushed above its capacity. That last one is
 writers' peak: their highest rate over a window of seconds, counting every unit they sent the table,
 accepted or throttled (the meter's ``units + throttled_units``). Judging only what the meter accepted
 would hide a writer that ignores its budget (without burst credit the meter never accepts more than
-the capacity; with it, it does for a while). The window: the writers pace the long-run rate, not each
-wall-clock second; a batch admitted a few milliseconds late lands in the next second, so a correct
-writer at 0.97 x capacity showed single seconds of 1.29 x and 20-second windows of at most 0.98 x.
+the capacity; with it, it does for a while). The window is one second by default, the table's own
+unit: the writers pace in the table's wall-clock seconds (``writer/ratelimit.py`` ``SecondBudget``),
+and every shape's single seconds stayed at 0.98 x capacity. ``--peak-window N`` averages over N
+seconds instead, for a machine so loaded that requests granted at a second's end land in the next.
 Pure functions, no I/O: the runner gathers the facts.
 """
 

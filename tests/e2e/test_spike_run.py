@@ -25,6 +25,9 @@ def test_a_small_burst_fails_loudly_on_one_dropped_update_and_on_nothing_else(tm
     command = [
         sys.executable, "-m", "loadtests.spike", "--shape", "burst", "--burst-updates", "300",
         "--burst-users", "2", "--children", "200", "--drop-update", "--json", "--run-dir", str(tmp_path), *ports,
+        # CI's machine runs this beside pytest: judge the peak over 5 s, so a request granted at the end
+        # of a starved second and landing in the next cannot add a second problem to the one asserted
+        "--peak-window", "5",
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
 
