@@ -323,8 +323,8 @@ def _duration(seconds: float) -> str:
 
 
 def _dollars(amount: float) -> str:
-    """Cents for real bills, four significant digits for a rehearsal's fractions of a cent."""
-    return f"${amount:,.2f}" if amount >= 1 or amount == 0 else f"${amount:.4g}"
+    """Cents, and two significant digits for a rehearsal's fractions of a cent."""
+    return f"${amount:,.2f}" if amount >= 0.01 or amount == 0 else f"${amount:.2g}"
 
 
 def _lines(plan: Plan) -> list[str]:
