@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeGuard
 
+import click
 from botocore.exceptions import BotoCoreError, ClientError
 
 from nicelist.logs import LogLine, Source, merged, sources_for, where
@@ -40,6 +41,15 @@ BATCH_DONE_PATTERN = '{ $.message = "batch done" }'  # applied by CloudWatch Log
 MAX_BATCH_MESSAGES = 10_000
 MAX_UPDATES_PER_MESSAGE = 20_000
 CLOCK_SKEW = dt.timedelta(minutes=1)
+
+
+# ``nicelist status`` and ``nicelist tune`` both take it, for the same estimate.
+updates_per_message_option = click.option(
+    "--updates-per-message",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="For the drain estimate (default: measured from the writers' logs of the last 10 min, else 1).",
+)
 
 
 @dataclass(frozen=True, slots=True)

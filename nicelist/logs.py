@@ -314,6 +314,15 @@ def _print(lines: Iterable[LogLine], as_json: bool) -> None:
         click.echo(json.dumps(line.as_json(), default=str) if as_json else pretty(line))
 
 
+# Where ``nicelist up`` wrote its logs; ``logs`` and ``status`` read the writers' there.
+run_dir_option = click.option(
+    "--run-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="The local stack's run directory (default for --stage local: runs/local).",
+)
+
+
 @click.command("logs")
 @aws_options
 @click.option("--since", default="10m", show_default=True, help="How far back: 30s, 10m, 2h, 1d, or an ISO time.")
@@ -322,12 +331,7 @@ def _print(lines: Iterable[LogLine], as_json: bool) -> None:
 @click.option("--component", type=click.Choice(COMPONENTS), multiple=True, help="Only these (default: both).")
 @click.option("--limit", type=click.IntRange(min=0), default=2000, show_default=True, help="Newest N lines; 0: all.")
 @click.option("--interval", type=click.FloatRange(min=0.1), default=2.0, show_default=True, help="--follow polling.")
-@click.option(
-    "--run-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="The local stack's run directory (default for --stage local: runs/local).",
-)
+@run_dir_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line, with the raw record.")
 def logs_command(
     target: AwsTarget,

@@ -38,7 +38,8 @@ from rich.text import Text
 from contract.names import StageNames
 from nicelist.alarms import AlarmThresholds, alarm_specs
 from nicelist.console import aws_errors, emit, error_code
-from nicelist.drain import DrainEstimate, LoggedMix, estimate, message_mix, writer_mix
+from nicelist.drain import DrainEstimate, LoggedMix, estimate, message_mix, updates_per_message_option, writer_mix
+from nicelist.logs import run_dir_option
 from nicelist.options import AwsTarget, aws_options
 from nicelist.resources import find_queue_url
 
@@ -70,8 +71,7 @@ class StageStatus:
 
     @property
     def backlog(self) -> int | None:
-        parts = (self.visible, self.in_flight, self.delayed)
-        return None if any(part is None for part in parts) else sum(parts)  # type: ignore[arg-type]
+        return _known_sum(self.visible, self.in_flight, self.delayed)
 
     @property
     def healthy(self) -> bool:
@@ -159,20 +159,6 @@ def _meter_series(meter_url: str, table: str, seconds: int) -> list[dict[str, An
     return list(series[:-1])  # the current second is not over
 
 
-def meter_rate(meter_url: str, table: str, window: int = RATE_WINDOW_SECONDS) -> float | None:
-    """Mean WCU/s of ``table`` over the last ``window`` complete seconds, per the local meter; None when
-    no meter answers. A table the meter has not seen written is at 0."""
-    series = _meter_series(meter_url, table, window)
-    if series is None:
-        return None
-    return round(sum(float(second["units"]) for second in series) / window, 1)
-
-
-def meter_throttles(meter_url: str, table: str) -> int | None:
-    series = _meter_series(meter_url, table, THROTTLE_WINDOW_MINUTES * 60)
-    return None if series is None else sum(int(second.get("throttle_events", 0)) for second in series)
-
-
 def cloudwatch_throttles(cloudwatch: Any, table: str) -> int | None:
     """``WriteThrottleEvents`` summed over the last five minutes; None without a datapoint."""
     window = THROTTLE_WINDOW_MINUTES
@@ -189,22 +175,26 @@ def cloudwatch_rate(cloudwatch: Any, table: str) -> float | None:
     return round(float(newest["Sum"]) / RATE_WINDOW_SECONDS, 1)
 
 
-def measured_rate(target: AwsTarget, table: str, meter_url: str | None) -> tuple[float | None, str | None]:
-    if meter_url:
-        rate = meter_rate(meter_url, table)
-        if rate is not None:
-            return rate, "meter"
-    rate = cloudwatch_rate(target.client("cloudwatch"), table)
-    return (rate, "cloudwatch") if rate is not None else (None, None)
-
-
-def throttles(target: AwsTarget, table: str, meter_url: str | None, measured_by: str | None) -> int | None:
-    """From the source the rate came from, so both figures describe one table."""
-    if measured_by == "meter" and meter_url:
-        return meter_throttles(meter_url, table)
-    counted = cloudwatch_throttles(target.client("cloudwatch"), table)
+def table_writes(target: AwsTarget, table: str, meter_url: str | None) -> tuple[float | None, str | None, int | None]:
+    """``(WCU/s measured, by what, throttled write requests)``: both figures from one source, so they
+    describe one table. The meter (one read of its last five minutes: the rate is the mean of the
+    last 60 s, the throttles are all of them) when one answers; else CloudWatch; else unknown."""
+    window = THROTTLE_WINDOW_MINUTES * 60
+    series = _meter_series(meter_url, table, window) if meter_url else None
+    if series is not None:  # a table the meter has not seen written is at 0
+        units = sum(float(second["units"]) for second in series[-RATE_WINDOW_SECONDS:])
+        return round(units / RATE_WINDOW_SECONDS, 1), "meter", sum(int(s.get("throttle_events", 0)) for s in series)
+    cloudwatch = target.client("cloudwatch")
+    measured = cloudwatch_rate(cloudwatch, table)
+    counted = cloudwatch_throttles(cloudwatch, table)
+    if measured is None:
+        return None, None, counted
     # DynamoDB publishes WriteThrottleEvents only when there are some: with writes measured, none is 0.
-    return 0 if counted is None and measured_by == "cloudwatch" else counted
+    return measured, "cloudwatch", 0 if counted is None else counted
+
+
+def _known_sum(*parts: int | None) -> int | None:
+    return None if any(part is None for part in parts) else sum(part for part in parts if part is not None)
 
 
 def stage_status(
@@ -226,13 +216,13 @@ def stage_status(
     alarms = {a["AlarmName"]: a["StateValue"] for a in cloudwatch.describe_alarms(AlarmNames=expected)["MetricAlarms"]}
     missing += [name for name in expected if name not in alarms]
     items, capacity = _table(target.client("dynamodb"), names.table, missing)
-    measured, measured_by = measured_rate(target, names.table, meter_url)
+    measured, measured_by, throttled = table_writes(target, names.table, meter_url)
     ssm = target.client("ssm")
     budget = _number(ssm, names.write_rate_parameter, missing)
     # C is written by `nicelist deploy configure` / `tune`, not by provision: absent is not missing.
     concurrency = _number(ssm, names.writer_concurrency_parameter, [])
-    backlog = None if visible is None else visible + (in_flight or 0) + (delayed or 0)
     mix = message_mix(updates_per_message, logged, dt.datetime.now(dt.UTC))
+    backlog = _known_sum(visible, in_flight, delayed)  # what StageStatus.backlog gives, needed before it
     return StageStatus(
         stage=target.stage,
         visible=visible,
@@ -246,7 +236,7 @@ def stage_status(
         writer_concurrency=None if concurrency is None else int(concurrency),
         measured_write_rate=measured,
         measured_by=measured_by,
-        throttles=throttles(target, names.table, meter_url, measured_by),
+        throttles=throttled,
         throttles_window_seconds=THROTTLE_WINDOW_MINUTES * 60,
         drain=estimate(backlog, mix, measured=measured, budget=budget, capacity=capacity),
         alarms=alarms,
@@ -378,18 +368,8 @@ def watch_status(
     default=None,
     help=f"The local stack's DynamoDB meter (default for --stage local: {LOCAL_METER_URL}).",
 )
-@click.option(
-    "--updates-per-message",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    help="For the drain estimate (default: measured from the writers' logs of the last 10 min, else 1).",
-)
-@click.option(
-    "--run-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="The local stack's run directory, for the writers' logs (default for --stage local: runs/local).",
-)
+@updates_per_message_option
+@run_dir_option
 @click.option("--watch", is_flag=True, help="Refresh in place until Ctrl-C; exits with the last refresh's code.")
 @click.option("--interval", type=click.FloatRange(min=0.5), default=2.0, show_default=True, help="--watch refresh.")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON (with --watch: one line per refresh).")

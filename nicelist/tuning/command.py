@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from nicelist.console import aws_errors, emit
-from nicelist.drain import MessageMix, estimate, message_mix, writer_mix
+from nicelist.drain import MessageMix, estimate, message_mix, updates_per_message_option, writer_mix
 from nicelist.local.control import DEFAULT_CONTROL_URL
 from nicelist.local.tune import LocalStage
 from nicelist.options import AwsTarget, aws_options
@@ -168,9 +168,9 @@ def run_tune(target: AwsTarget, values: dict[str, Any], sleep: Callable[[float],
     backend = backend_for(target, values["control_url"])
     request = request_from(values)
     live = backend.read()
-    values["mix"] = _mix(target, values)
     if errors := request_errors(request, live):
         raise click.UsageError("; ".join(errors))
+    values["mix"] = _mix(target, values)  # after the usage errors: the paths below print the estimate
     if request.empty and not values["persist"]:
         _show(live, values)
         return
@@ -294,12 +294,7 @@ def _report(
     default=None,
     help="Wait after raising C (default: the writer's timeout + its parameter cache).",
 )
-@click.option(
-    "--updates-per-message",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    help="For the drain estimate (default: measured from the writers' logs of the last 10 min, else 1).",
-)
+@updates_per_message_option
 @click.option(
     "--control-url",
     default=DEFAULT_CONTROL_URL,

@@ -223,3 +223,33 @@ def test_send_through_a_stopped_local_api_says_how_to_start_it(tmp_path: Path) -
     result = CliRunner().invoke(main, ["send", updates_file(tmp_path), "--api", f"http://127.0.0.1:{port}"])
     assert result.exit_code == 1
     assert "`nicelist up` is not running" in result.output and "make up" in result.output
+
+
+def test_status_counts_the_throttles_the_meter_saw(ops: Clients) -> None:
+    # GIVEN a strict 50 WCU/s table that took 45 units a second for a minute and refused 2 requests of 100
+    clock = FakeClock(2_000_000_000.0)
+    with DynamoMeter(
+        upstream="http://127.0.0.1:9", port=free_port(), clock=clock, capacity={"nicelist-ops": 50}, burst_seconds=0
+    ) as running:
+        for second in range(60):
+            running.meter.settle(running.meter.admit_all([Charge("nicelist-ops", 45)]))
+            if second in (10, 20):
+                running.meter.settle(running.meter.admit_all([Charge("nicelist-ops", 100)]))
+            clock.now += 1.0
+        data = json.loads(CliRunner().invoke(main, ["status", *OPS, "--meter-url", running.url, "--json"]).output)
+    # THEN the rate and the throttles both come from the meter
+    assert (data["measured_by"], data["measured_write_rate"], data["throttles"]) == ("meter", 45.0, 2)
+
+
+def test_status_reads_no_throttle_datapoint_beside_measured_writes_as_none(ops: Clients) -> None:
+    # GIVEN CloudWatch holding the table's consumed writes of the last minute and no WriteThrottleEvents
+    ops.cloudwatch.put_metric_data(
+        Namespace="AWS/DynamoDB",
+        MetricData=[
+            {"MetricName": "ConsumedWriteCapacityUnits", "Dimensions": [{"Name": "TableName", "Value": "nicelist-ops"}],
+             "Timestamp": datetime.now(UTC) - timedelta(seconds=30), "Value": 1200.0, "Unit": "Count"}
+        ],
+    )  # fmt: skip
+    data = json.loads(CliRunner().invoke(main, ["status", *OPS, "--json"]).output)
+    # THEN the rate is CloudWatch's, and the throttles are 0, not unknown (DynamoDB publishes none when none)
+    assert (data["measured_by"], data["measured_write_rate"], data["throttles"]) == ("cloudwatch", 20.0, 0)
