@@ -11,6 +11,11 @@ from typing import Any
 
 from contract.names import StageNames
 
+# writer/observability.py's NAMESPACE and SERVICE, restated so that provisioning does not import
+# Powertools; tests/unit/test_alarm_rules.py compares them.
+WRITER_NAMESPACE = "nicelist"
+WRITER_SERVICE = "nicelist-writer"
+
 # The fields of an alarm that provisioning owns; anything else (state, history) is CloudWatch's.
 _OWNED = (
     "Namespace",
@@ -35,6 +40,10 @@ class AlarmThresholds:
 
     # The backlog is the point of the design, so age alarms only when it stops draining in time.
     queue_age_seconds: int = 900
+    # CloudWatch's period for every alarm. 60 on AWS; the local stack uses 10 (a high-resolution alarm
+    # period, valid on AWS for metrics stored at one-second resolution) so that 3 of 5 periods take
+    # 30-50 s instead of 3-5 minutes: the same definitions, evaluated by the same rules, compressed.
+    period_seconds: int = 60
 
 
 def alarm_specs(names: StageNames, topic_arn: str, thresholds: AlarmThresholds) -> list[dict[str, Any]]:
@@ -44,7 +53,7 @@ def alarm_specs(names: StageNames, topic_arn: str, thresholds: AlarmThresholds) 
         base: dict[str, Any] = {
             "AlarmName": names.alarm(what),
             "AlarmDescription": description,
-            "Period": 60,
+            "Period": thresholds.period_seconds,
             "EvaluationPeriods": 5,
             "DatapointsToAlarm": 3,
             "Threshold": 0.0,
@@ -100,6 +109,17 @@ def alarm_specs(names: StageNames, topic_arn: str, thresholds: AlarmThresholds) 
             MetricName="Throttles",
             Dimensions=[{"Name": "FunctionName", "Value": names.writer_function}],
             Statistic="Sum",
+        ),
+        spec(
+            "updates-dead-lettered",
+            "The writer dead-lettered updates (invalid, or refused by DynamoDB): `nicelist dlq peek` shows why.",
+            # The writer's own EMF metric: Powertools adds the service, the handler the stage dimension.
+            Namespace=WRITER_NAMESPACE,
+            MetricName="UpdatesDeadLettered",
+            Dimensions=[{"Name": "service", "Value": WRITER_SERVICE}, {"Name": "stage", "Value": names.stage}],
+            Statistic="Sum",
+            EvaluationPeriods=1,
+            DatapointsToAlarm=1,
         ),
     ]
 

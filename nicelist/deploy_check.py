@@ -144,8 +144,10 @@ def _topic_arn(sns: Any, name: str) -> str | None:
     return None
 
 
-def alarm_findings(cloudwatch: Any, sns: Any, stage: str, *, subscriptions: bool = True) -> list[Finding]:
-    """Every alarm exists and notifies the stage's topic, and someone confirmed a subscription to it."""
+def alarm_findings(cloudwatch: Any, sns: Any, stage: str) -> list[Finding]:
+    """Every alarm exists and notifies the stage's topic, none is firing, and someone confirmed a
+    subscription to the topic. One code path for AWS and the local stack, whose alarms the local
+    CloudWatch evaluates (nicelist/local/alarm_eval.py) and whose inbox queue is subscribed."""
     names, provision = StageNames(stage), f"nicelist provision --stage {stage}"
     topic = _topic_arn(sns, names.alarm_topic)
     if topic is None:
@@ -160,7 +162,13 @@ def alarm_findings(cloudwatch: Any, sns: Any, stage: str, *, subscriptions: bool
         for name, alarm in found.items()
         if topic not in (alarm.get("AlarmActions") or [])
     ]
-    return findings + (_subscription_findings(sns, topic, stage) if subscriptions else [])
+    findings += [
+        Finding("alarm-firing", f"alarm {name}", f"in ALARM: {alarm.get('StateReason', '')}",
+                str(alarm.get("AlarmDescription") or f"see nicelist status --stage {stage}"))
+        for name, alarm in found.items()
+        if alarm.get("StateValue") == "ALARM"
+    ]  # fmt: skip
+    return findings + _subscription_findings(sns, topic, stage)
 
 
 def _subscription_findings(sns: Any, topic: str, stage: str) -> list[Finding]:

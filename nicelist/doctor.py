@@ -246,8 +246,8 @@ def _local_live(target: AwsTarget, control_url: str, report: Report) -> None:
 
     report.findings += queue_findings(client("sqs"), target.stage, None)
     report.findings += table_findings(client("dynamodb"), target.stage)
-    # moto never evaluates alarms and nobody subscribes locally: only their definitions are checked.
-    report.findings += alarm_findings(client("cloudwatch"), client("sns"), target.stage, subscriptions=False)
+    # The local CloudWatch evaluates the alarms and the stack subscribes its inbox: the same checks as on AWS.
+    report.findings += alarm_findings(client("cloudwatch"), client("sns"), target.stage)
     try:
         live = LocalStage(target, control_url, client).read()
     except StageUnavailable as error:

@@ -20,10 +20,12 @@ from nicelist.demo.report import DemoReport
 from nicelist.demo.run import DemoOptions, Run, chart_path, run_buffered, run_direct
 from nicelist.local.health import HealthEvent
 from nicelist.local.meter.core import DEFAULT_BURST_SECONDS
+from nicelist.local.notifications import LOG_NAME, Notification, describe, read_notifications
 from nicelist.local.processes import StartupError
 from nicelist.local.stack import LocalStack, StackConfig
 
 DIRECT_STAGE = "local-direct"
+ALARM_PATIENCE_PERIODS = 6  # an alarm of 3 of 5 periods clears 3-5 periods after its metric did
 
 
 def _stack_options(function: Any) -> Any:
@@ -40,6 +42,11 @@ def _stack_options(function: Any) -> Any:
         click.option("--control-port", default=4599, show_default=True, help="Writer runtime's tuning endpoint."),
         click.option("--run-dir", type=click.Path(path_type=Path), default=Path("runs/local"), show_default=True,
                      help="Logs of every component, and the charts."),
+        # Local CloudWatch (nicelist/local/emulator.py): the alarms' compressed period and queue-age threshold.
+        click.option("--queue-age-alarm", type=click.IntRange(min=1), default=900, show_default=True,
+                     help="Alarm when the oldest message is older than this many seconds (AWS default 900)."),
+        click.option("--alarm-period", type=click.IntRange(min=1), default=10, show_default=True,
+                     help="Every alarm's period in seconds (60 on AWS; 10 makes 3 of 5 periods take 30-50 s)."),
     ]  # fmt: skip
     for option in reversed(options):
         function = option(function)
@@ -58,6 +65,8 @@ def _config(**values: Any) -> StackConfig:
         meter_port=values["meter_port"],
         control_port=values["control_port"],
         run_dir=values["run_dir"],
+        queue_age_alarm=values["queue_age_alarm"],
+        alarm_period=values["alarm_period"],
     )
 
 
@@ -68,7 +77,11 @@ def up(**values: Any) -> None:
     config = _config(**values)
     console = Console()
     try:
-        with LocalStack(config, on_health=lambda event: _print_health(console, event)) as stack:
+        with LocalStack(
+            config,
+            on_health=lambda event: _print_health(console, event),
+            on_notification=lambda line: _print_notification(console, line),
+        ) as stack:
             console.print(f"[bold]nicelist {config.stage}[/] is up.")
             console.print(f"  enqueue API   {stack.api_url}/v1/updates   (x-api-key: {config.api_key})")
             console.print(f"  embedded AWS  {stack.aws_url}   (AWS_ENDPOINT_URL; any credentials)")
@@ -79,6 +92,9 @@ def up(**values: Any) -> None:
             if runtime is not None and runtime.control_url:
                 console.print(f"  writer tuning {runtime.control_url}   (nicelist tune --control-url …)")
             console.print(f"  logs          {config.run_dir}/")
+            console.print(
+                f"  alarms        {config.run_dir}/{LOG_NAME}   (period {config.alarm_period} s, printed here)"
+            )
             console.print("Watching moto, DynamoDB (through the meter) and SQS (as the API reaches it).")
             console.print("Ctrl-C stops everything.")
             stopped = threading.Event()
@@ -87,6 +103,12 @@ def up(**values: Any) -> None:
                 stopped.wait()
     except StartupError as error:
         raise click.ClickException(str(error)) from None
+
+
+def _print_notification(console: Console, line: Notification) -> None:
+    """An alarm notification as it arrives through the stage's SNS topic."""
+    colour = {"ALARM": "red", "OK": "green"}.get(line["state"], "yellow")
+    console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] [{colour}]{describe(line)}[/]", highlight=False)
 
 
 def _print_health(console: Console, event: HealthEvent) -> None:
@@ -139,6 +161,11 @@ def demo(
                 reports.append((report, run))
                 report.series["queue"] = [{s.second: s.queued for s in samples}]
                 report.series["backlog"] = [{s.second: s.backlog_updates for s in samples}]
+            # Local CloudWatch: judge the run's last periods, and give firing alarms time to clear.
+            if stack.cloudwatch is not None:
+                if not as_json:
+                    click.echo("waiting for the alarms to judge the run's last periods ...", err=True)
+                stack.cloudwatch.settle(config.alarm_period, patience=ALARM_PATIENCE_PERIODS * config.alarm_period)
     except StartupError as error:
         raise click.ClickException(str(error)) from None
     path = chart or chart_path(config.run_dir, "compare" if compare else ("direct" if direct else "demo"))
@@ -146,7 +173,19 @@ def demo(
     for report, _ in reports:
         report.chart = str(path)
     _print(reports, as_json)
+    if not as_json:
+        _print_notifications(config.run_dir)
     sys.exit(0 if verdict_ok([r for r, _ in reports], compare=compare) else 1)
+
+
+def _print_notifications(run_dir: Path) -> None:
+    """The alarm notifications of this run (``notifications.log``), after the report."""
+    lines = read_notifications(run_dir / LOG_NAME)
+    console = Console(width=max(100, Console().width))
+    console.print(f"alarm notifications: {len(lines)}" + (" (none fired)" if not lines else ""))
+    for line in lines:
+        colour = {"ALARM": "red", "OK": "green"}.get(line["state"], "yellow")
+        console.print(f"  [dim]{line['time'][11:19]}[/] [{colour}]{describe(line)}[/]", highlight=False, soft_wrap=True)
 
 
 def verdict_ok(reports: list[DemoReport], *, compare: bool) -> bool:

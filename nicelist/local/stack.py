@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,11 +29,16 @@ from botocore.config import Config
 
 from contract.delivery import min_visibility_timeout
 from contract.names import StageNames
+from nicelist.alarms import AlarmThresholds
+from nicelist.local.alarm_eval import AlarmEvaluator
+from nicelist.local.cloudwatch import MetricSink, StackMetrics, WatchedQueue
 from nicelist.local.config import RuntimeConfig, Tuning
 from nicelist.local.control import DEFAULT_CONTROL_PORT
 from nicelist.local.cutline import CutLine
+from nicelist.local.emulator import CloudWatchEmulator
 from nicelist.local.health import HealthEvent, HealthWatcher, Probe, aws_check, http_check
 from nicelist.local.meter.core import DEFAULT_BURST_SECONDS
+from nicelist.local.notifications import LOG_NAME, Notification, NotificationInbox
 from nicelist.local.processes import (
     ChildProcess,
     StartupError,
@@ -42,6 +48,7 @@ from nicelist.local.processes import (
     release_run_dir,
     rotate_logs,
 )
+from nicelist.local.queue_age import QueueAgeTracker
 from nicelist.local.runtime import WriterRuntime
 from nicelist.options import LOCAL_CREDENTIALS, LOCAL_REGION, local_session
 from nicelist.provision import Clients, ProvisionOptions, ProvisionResult, provision_stage
@@ -81,6 +88,10 @@ class StackConfig:
     watch_health: bool = True  # probe moto, DynamoDB (through the meter) and SQS (as the API reaches it)
     cut_sqs_line: bool = False  # the API reaches SQS through a CutLine the fault suite can cut
     writer_environment: tuple[tuple[str, str], ...] = ()  # extra variables for the writer executions
+    # Local CloudWatch (nicelist/local/emulator.py): AWS's metrics, alarm evaluation, notifications.
+    cloudwatch: bool = True
+    alarm_period: int = 10  # every alarm's Period: AWS's 60 s compressed (nicelist/alarms.py)
+    queue_age_alarm: int = 900  # the queue-age alarm's threshold, seconds (AWS's default)
 
     @property
     def budget(self) -> float:
@@ -97,12 +108,13 @@ class LocalStack:
         *,
         on_health: Callable[[HealthEvent], None] | None = None,
         observe_runtime_sqs: Callable[[Any], None] | None = None,
+        on_notification: Callable[[Notification], None] | None = None,
     ) -> None:
         """``extra_stages``: more stages on the same embedded AWS (the demo's direct-write table).
 
         ``on_health`` gets every health event (``nicelist up`` prints them); ``observe_runtime_sqs``
         gets the writer runtime's SQS client before it starts (the fault suite hooks its calls to
-        time redeliveries).
+        time redeliveries); ``on_notification`` every alarm notification (``nicelist up`` prints them).
         """
         self.config = config
         self.extra_stages = list(extra_stages)
@@ -114,6 +126,9 @@ class LocalStack:
         self._on_health = on_health
         self._observe_runtime_sqs = observe_runtime_sqs
         self._children: list[ChildProcess] = []
+        self.cloudwatch: CloudWatchEmulator | None = None
+        self._on_notification = on_notification
+        self._stages: list[ProvisionResult] = []
 
     # -- where things are -------------------------------------------------------------------
     @property
@@ -177,10 +192,10 @@ class LocalStack:
             write_capacity=self.config.capacity,
             write_rate=self.config.budget,
             writer_timeout=self.config.writer_timeout,
+            thresholds=AlarmThresholds(self.config.queue_age_alarm, self.config.alarm_period),
         )
         self.provisioned = provision_stage(self.config.stage, clients, options)
-        for stage in self.extra_stages:
-            provision_stage(stage, clients, options)
+        self._stages = [self.provisioned, *(provision_stage(stage, clients, options) for stage in self.extra_stages)]
         if self.config.cut_sqs_line:
             self.sqs_line = CutLine(self.config.host, self.config.moto_port, host=self.config.host).start()
         self._start_child("api", self._api_argv(), self.config.api_port, env=self._api_env())
@@ -188,12 +203,17 @@ class LocalStack:
         runtime_sqs = self.client("sqs")
         if self._observe_runtime_sqs is not None:
             self._observe_runtime_sqs(runtime_sqs)
+        tracker = QueueAgeTracker(time.time(), forget_after=min_visibility_timeout(self.config.writer_timeout) + 30)
+        if self.config.cloudwatch:
+            tracker.attach(runtime_sqs, time.time)
         self.runtime = WriterRuntime(
             self._runtime_config(),
             sqs_client=runtime_sqs,
             on_tune=lambda tuning: self._share_concurrency(tuning.effective_concurrency),
         )
         self.runtime.start()
+        if self.config.cloudwatch:
+            self.cloudwatch = self._cloudwatch(tracker).start()
         if self.config.watch_health:
             self.health = HealthWatcher(self._probes(), on_event=self._on_health).start()
 
@@ -230,8 +250,33 @@ class LocalStack:
             Name=self.names.writer_concurrency_parameter, Value=str(max(1, executions)), Type="String", Overwrite=True
         )
 
+    def _cloudwatch(self, tracker: QueueAgeTracker) -> CloudWatchEmulator:
+        """Metrics of every stage's queues, the meter's tables and the writer; alarms; the inbox."""
+        sqs = self.client("sqs")
+        runtime = self.runtime
+        queues = [WatchedQueue(self.names.queue, self.provisioned.queue_url, tracker)] if self.provisioned else []
+        queues += [WatchedQueue(StageNames(r.stage).dlq, r.dlq_url) for r in self._stages]
+        queues += [WatchedQueue(StageNames(r.stage).queue, r.queue_url) for r in self._stages[1:]]
+        metrics = StackMetrics(
+            MetricSink(self.client("cloudwatch")),
+            sqs,
+            queues,
+            meter_url=self.dynamodb_url,
+            function_name=self.names.writer_function,
+            runtime_stats=None if runtime is None else runtime.stats,
+            emf_log=self.config.run_dir / "writer.log",
+        )
+        inbox = NotificationInbox(sqs, self.client("sns"), self.config.run_dir / LOG_NAME, self._on_notification)
+        for result in self._stages:
+            inbox.subscribe(result.stage, result.topic_arn)
+        evaluator = AlarmEvaluator(self.client("cloudwatch"), self.client("sns"), REGION)
+        return CloudWatchEmulator(metrics, evaluator, inbox)
+
     def stop(self) -> None:
         release_run_dir(self.config.run_dir)
+        cloudwatch, self.cloudwatch = self.cloudwatch, None
+        if cloudwatch is not None:
+            cloudwatch.stop()
         health, self.health = self.health, None
         if health is not None:
             health.stop()

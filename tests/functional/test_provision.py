@@ -49,7 +49,7 @@ def test_creates_every_resource_with_the_contracted_attributes(clients: Clients)
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires_at")
     # AND the write-rate parameter starts at the table's WCU
     assert clients.ssm.get_parameter(Name="/nicelist/dev/write-rate")["Parameter"]["Value"] == "40"
-    # AND five alarms notify the alarm topic and ignore missing data
+    # AND six alarms notify the alarm topic and ignore missing data
     alarms = clients.cloudwatch.describe_alarms(AlarmNamePrefix="nicelist-dev-")["MetricAlarms"]
     assert sorted(a["AlarmName"] for a in alarms) == sorted(result.alarm_names)
     assert {a["AlarmName"].removeprefix("nicelist-dev-") for a in alarms} == {
@@ -58,6 +58,7 @@ def test_creates_every_resource_with_the_contracted_attributes(clients: Clients)
         "table-write-throttles",
         "writer-errors",
         "writer-throttles",
+        "updates-dead-lettered",
     }
     assert all(a["AlarmActions"] == [result.topic_arn] for a in alarms)
     assert all(a["TreatMissingData"] == "notBreaching" for a in alarms)
@@ -72,7 +73,7 @@ def test_rerunning_changes_nothing(clients: Clients) -> None:
     provision_stage("dev", clients)
     again = provision_stage("dev", clients)
     assert again.changed() == []
-    assert len(again.actions) == 11
+    assert len(again.actions) == 12
 
 
 def test_rerunning_repairs_drift(clients: Clients) -> None:

@@ -66,7 +66,7 @@ def test_status_healthy_stage(stage: tuple[Clients, ProvisionResult]) -> None:
     data = json.loads(out.output)
     assert (data["visible"], data["in_flight"], data["dlq_visible"]) == (1, 0, 0)
     assert data["write_budget"] == 300
-    assert len(data["alarms"]) == 5
+    assert len(data["alarms"]) == 6
     assert data["healthy"] is True
 
 
@@ -220,7 +220,7 @@ def test_status_reports_a_missing_alarm_and_ignores_other_stages(stage: tuple[Cl
     assert out.exit_code == 2
     data = json.loads(out.output)
     assert data["missing"] == ["nicelist-ops-writer-errors"]
-    assert len(data["alarms"]) == 4
+    assert len(data["alarms"]) == 5
 
 
 def _writer_logged(clients: Clients, batches: list[tuple[int, int]]) -> None:

@@ -16,6 +16,7 @@ from click.testing import CliRunner, Result
 from contract.names import StageNames
 from nicelist.cli import main
 from nicelist.local.config import Tuning
+from nicelist.local.notifications import NotificationInbox
 from nicelist.local.runtime import WriterRuntime
 from nicelist.provision import Clients, ProvisionOptions, provision_stage
 from tests.handlers.stack import config
@@ -27,6 +28,10 @@ NAMES = StageNames("local")
 def runtime(endpoint: str, tmp_path: Path) -> Iterator[WriterRuntime]:
     clients = Clients.create(boto3.Session(region_name="us-east-1"), endpoint_url=endpoint)
     provisioned = provision_stage("local", clients, ProvisionOptions(write_rate=97, writer_timeout=30))
+    # what LocalStack does for its local CloudWatch: the alarm topic reaches the stack's inbox queue
+    NotificationInbox(clients.sqs, clients.sns, tmp_path / "notifications.log").subscribe(
+        "local", provisioned.topic_arn
+    )
     ssm = clients.ssm
 
     def share(tuning: Tuning) -> None:  # what LocalStack._share_concurrency does on every tune
@@ -124,6 +129,23 @@ def test_the_doctor_on_the_local_stage(endpoint: str, runtime: WriterRuntime) ->
     dirty = CliRunner().invoke(main, doctor)
     assert dirty.exit_code == 1
     assert [f["check"] for f in json.loads(dirty.stdout)["findings"]] == ["maximum-above-reserved"]
+
+
+def test_the_doctor_reports_a_firing_local_alarm(endpoint: str, runtime: WriterRuntime) -> None:
+    # GIVEN the local CloudWatch put the queue-age alarm in ALARM
+    cloudwatch = boto3.client("cloudwatch", endpoint_url=endpoint, region_name="us-east-1")
+    name = NAMES.alarm("queue-age")
+    cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="Threshold Crossed: 3 out of 5")
+    try:
+        # WHEN the doctor checks the local stage THEN it names the alarm, its reason and its description
+        result = CliRunner().invoke(main, ["doctor", *_local(endpoint, runtime), "--json"])
+    finally:
+        cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="test over")
+    assert result.exit_code == 1
+    [finding] = json.loads(result.stdout)["findings"]
+    assert (finding["check"], finding["where"]) == ("alarm-firing", f"alarm {name}")
+    assert "Threshold Crossed: 3 out of 5" in finding["problem"]
+    assert "raise the write rate" in finding["fix"]
 
 
 def test_without_a_runtime(endpoint: str, runtime: WriterRuntime) -> None:

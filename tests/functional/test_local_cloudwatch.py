@@ -1,0 +1,202 @@
+"""The local CloudWatch against moto in-process: publisher -> metrics; evaluator -> state -> SNS -> notification."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from contract.names import StageNames
+from nicelist.alarms import AlarmThresholds
+from nicelist.local.alarm_eval import AlarmEvaluator
+from nicelist.local.cloudwatch import MetricSink, StackMetrics, WatchedQueue
+from nicelist.local.emulator import CloudWatchEmulator
+from nicelist.local.notifications import NotificationInbox, read_notifications
+from nicelist.local.queue_age import QueueAgeTracker
+from nicelist.local.stats import StatsSnapshot
+from nicelist.provision import Clients, ProvisionOptions, ProvisionResult, provision_stage
+
+PERIOD = 10
+NAMES = StageNames("cw")
+
+
+@pytest.fixture
+def stage() -> Iterator[tuple[Clients, ProvisionResult]]:
+    with mock_aws():
+        clients = Clients.create(region="us-east-1")
+        options = ProvisionOptions(thresholds=AlarmThresholds(queue_age_seconds=30, period_seconds=PERIOD))
+        yield clients, provision_stage("cw", clients, options)
+
+
+def _base(now: float) -> int:
+    """The start of the period 7 periods before the newest complete one (the evaluation range's first)."""
+    return math.floor((now - 2) / PERIOD) * PERIOD - 7 * PERIOD
+
+
+def _put(clients: Clients, namespace: str, name: str, dimension: dict[str, str], points: dict[int, float]) -> None:
+    clients.cloudwatch.put_metric_data(
+        Namespace=namespace,
+        MetricData=[
+            {
+                "MetricName": name,
+                "Dimensions": [dimension],
+                "Timestamp": dt.datetime.fromtimestamp(at, dt.UTC),
+                "Value": value,
+                "StorageResolution": 1,
+            }
+            for at, value in points.items()
+        ],
+    )
+
+
+def _state(clients: Clients, name: str) -> dict[str, Any]:
+    alarm: dict[str, Any] = clients.cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+    return alarm
+
+
+def _emulator(clients: Clients, result: ProvisionResult, tmp_path: Path, metrics: StackMetrics | None = None,
+              clock: Any = time.time) -> CloudWatchEmulator:  # fmt: skip
+    inbox = NotificationInbox(clients.sqs, clients.sns, tmp_path / "notifications.log")
+    inbox.subscribe(result.stage, result.topic_arn)
+    metrics = metrics or StackMetrics(MetricSink(clients.cloudwatch), clients.sqs, [])
+    return CloudWatchEmulator(metrics, AlarmEvaluator(clients.cloudwatch, clients.sns, "us-east-1", clock=clock), inbox)
+
+
+def test_throttles_in_three_of_five_periods_fire_the_alarm_and_notify_through_the_topic(
+    stage: tuple[Clients, ProvisionResult], tmp_path: Path
+) -> None:
+    clients, result = stage
+    now = time.time()
+    base = _base(now)
+    # GIVEN write throttles in three of the last five periods, and writes without throttles in the others
+    throttles = {base + PERIOD * (2 + i) + 3: (4.0 if i in (0, 2, 4) else 0.0) for i in range(5)}
+    _put(clients, "AWS/DynamoDB", "WriteThrottleEvents", {"Name": "TableName", "Value": NAMES.table}, throttles)
+    emulator = _emulator(clients, result, tmp_path, clock=lambda: now)
+    # WHEN the alarms are evaluated
+    emulator.round()
+    # THEN only the throttle alarm is in ALARM, with CloudWatch's kind of reason
+    alarm = _state(clients, NAMES.alarm("table-write-throttles"))
+    assert alarm["StateValue"] == "ALARM"
+    assert alarm["StateReason"].startswith("Threshold Crossed: 3 out of the last 5 datapoints [4.0 (")
+    assert "(minimum 3 datapoints for OK -> ALARM transition)" in alarm["StateReason"]
+    assert json.loads(alarm["StateReasonData"])["period"] == PERIOD
+    others = {a["AlarmName"]: a["StateValue"] for a in clients.cloudwatch.describe_alarms()["MetricAlarms"]}
+    assert sorted(n for n, s in others.items() if s == "ALARM") == [alarm["AlarmName"]]
+    # AND the notification went through the stage's topic into the log, one JSON line
+    [line] = read_notifications(tmp_path / "notifications.log")
+    assert (line["alarm"], line["state"], line["previous"]) == (alarm["AlarmName"], "ALARM", "OK")
+    assert line["reason"] == alarm["StateReason"]
+    assert line["subject"] == f'ALARM: "{alarm["AlarmName"]}" in US East (N. Virginia)'
+    # WHEN three more periods pass with writes and no throttles
+    later = now + 3 * PERIOD
+    _put(clients, "AWS/DynamoDB", "WriteThrottleEvents", {"Name": "TableName", "Value": NAMES.table},
+         {base + PERIOD * (7 + i) + 3: 0.0 for i in range(3)})  # fmt: skip
+    emulator.evaluator = AlarmEvaluator(clients.cloudwatch, clients.sns, "us-east-1", clock=lambda: later)
+    emulator.round()
+    # THEN it is OK again, and that was notified too (OKActions)
+    assert _state(clients, NAMES.alarm("table-write-throttles"))["StateValue"] == "OK"
+    assert [n["state"] for n in read_notifications(tmp_path / "notifications.log")] == ["ALARM", "OK"]
+
+
+def test_dynamodb_alarms_keep_their_state_when_the_data_stops(
+    stage: tuple[Clients, ProvisionResult], tmp_path: Path
+) -> None:
+    # GIVEN the throttle alarm in ALARM and no datapoint at all since (AWS/DynamoDB ignores missing data)
+    clients, result = stage
+    name = NAMES.alarm("table-write-throttles")
+    clients.cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="by hand")
+    emulator = _emulator(clients, result, tmp_path)
+    # WHEN evaluated THEN it stays in ALARM, while the Lambda alarms with no data stay OK (notBreaching)
+    emulator.round()
+    assert _state(clients, name)["StateValue"] == "ALARM"
+    assert _state(clients, NAMES.alarm("writer-errors"))["StateValue"] == "OK"
+    assert read_notifications(tmp_path / "notifications.log") == []
+
+
+def test_the_publisher_puts_queue_table_and_function_metrics_in_aws_names(
+    stage: tuple[Clients, ProvisionResult], tmp_path: Path
+) -> None:
+    clients, result = stage
+    # GIVEN three messages on the queue, one received by the runtime's (hooked) client and not deleted
+    sent = time.time()
+    for index in range(3):
+        clients.sqs.send_message(QueueUrl=result.queue_url, MessageBody=f"m{index}")
+    tracker = QueueAgeTracker(time.time() - 100, forget_after=400)
+    tracker.attach(clients.sqs, time.time)
+    clients.sqs.receive_message(QueueUrl=result.queue_url, MaxNumberOfMessages=1, MessageSystemAttributeNames=["All"])
+    # AND a writer log with one EMF document the writer would print, and one hostile line
+    log = tmp_path / "writer.log"
+    log.write_text("")
+    stats = StatsSnapshot(invocations=4, batch_failures=1, throttled_invocations=2, in_flight=1)
+    metrics = StackMetrics(
+        MetricSink(clients.cloudwatch), clients.sqs, [WatchedQueue(NAMES.queue, result.queue_url, tracker),
+                                                      WatchedQueue(NAMES.dlq, result.dlq_url)],
+        function_name=NAMES.writer_function, runtime_stats=lambda: stats, emf_log=log,
+    )  # fmt: skip
+    document = {
+        "_aws": {"Timestamp": int(time.time() * 1000), "CloudWatchMetrics": [
+            {"Namespace": "nicelist", "Dimensions": [["service", "stage"]],
+             "Metrics": [{"Name": "UpdatesDeadLettered", "Unit": "Count"}]}]},
+        "service": "nicelist-writer", "stage": "cw", "UpdatesDeadLettered": 2,
+    }  # fmt: skip
+    log.write_text(json.dumps(document) + "\n" + '{"_aws": {"Timestamp": "soon"}, "x": 1}\n')
+    # WHEN one tick publishes
+    metrics.tick()
+
+    # THEN CloudWatch has the queue depth and age, the function's counters, and the writer's metric
+    def value(namespace: str, name: str, dimensions: list[dict[str, str]], statistic: str) -> float:
+        end = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5)
+        points = clients.cloudwatch.get_metric_statistics(
+            Namespace=namespace, MetricName=name, Dimensions=dimensions, StartTime=end - dt.timedelta(minutes=5),
+            EndTime=end, Period=300, Statistics=[statistic],
+        )["Datapoints"]  # fmt: skip
+        assert len(points) == 1, (namespace, name)
+        return float(points[0][statistic])
+
+    queue = [{"Name": "QueueName", "Value": NAMES.queue}]
+    assert value("AWS/SQS", "ApproximateNumberOfMessagesVisible", queue, "Maximum") == 2
+    assert value("AWS/SQS", "ApproximateNumberOfMessagesNotVisible", queue, "Maximum") == 1
+    # (the received message's own age, and the frontier it set for the two never received: both sent since)
+    assert 0 <= value("AWS/SQS", "ApproximateAgeOfOldestMessage", queue, "Maximum") <= time.time() - sent + 1
+    assert value("AWS/SQS", "NumberOfMessagesReceived", queue, "Sum") == 1
+    dlq = [{"Name": "QueueName", "Value": NAMES.dlq}]
+    assert value("AWS/SQS", "ApproximateAgeOfOldestMessage", dlq, "Maximum") == 0  # empty
+    function = [{"Name": "FunctionName", "Value": NAMES.writer_function}]
+    assert value("AWS/Lambda", "Invocations", function, "Sum") == 4
+    assert value("AWS/Lambda", "Errors", function, "Sum") == 1
+    assert value("AWS/Lambda", "Throttles", function, "Sum") == 2
+    assert value("AWS/Lambda", "ConcurrentExecutions", function, "Maximum") == 1
+    writer = [{"Name": "service", "Value": "nicelist-writer"}, {"Name": "stage", "Value": "cw"}]
+    assert value("nicelist", "UpdatesDeadLettered", writer, "Sum") == 2
+
+
+def test_the_writers_emf_metric_fires_the_dead_letter_alarm(
+    stage: tuple[Clients, ProvisionResult], tmp_path: Path
+) -> None:
+    # GIVEN an EMF document of the writer that dead-lettered an update, in the newest complete period
+    clients, result = stage
+    now = time.time()
+    at = math.floor((now - 2) / PERIOD) * PERIOD - 5
+    log = tmp_path / "writer.log"
+    log.write_text("")
+    metrics = StackMetrics(MetricSink(clients.cloudwatch), clients.sqs, [], emf_log=log)
+    document = {
+        "_aws": {"Timestamp": at * 1000, "CloudWatchMetrics": [
+            {"Namespace": "nicelist", "Dimensions": [["service", "stage"]],
+             "Metrics": [{"Name": "UpdatesDeadLettered", "Unit": "Count"}]}]},
+        "service": "nicelist-writer", "stage": "cw", "UpdatesDeadLettered": 1,
+    }  # fmt: skip
+    log.write_text(json.dumps(document) + "\n")
+    # WHEN the emulator runs a round
+    _emulator(clients, result, tmp_path, metrics, clock=lambda: now).round()
+    # THEN the alarm on the writer's own metric fired, and only it
+    firing = [a["AlarmName"] for a in clients.cloudwatch.describe_alarms(StateValue="ALARM")["MetricAlarms"]]
+    assert firing == [NAMES.alarm("updates-dead-lettered")]
+    assert [n["alarm"] for n in read_notifications(tmp_path / "notifications.log")] == firing
