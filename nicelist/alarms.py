@@ -93,6 +93,12 @@ def alarm_specs(names: StageNames, topic_arn: str, thresholds: AlarmThresholds) 
             MetricName="WriteThrottleEvents",
             Dimensions=[{"Name": "TableName", "Value": names.table}],
             Statistic="Sum",
+            # Any throttled period: the writers are paced below capacity, so one throttled minute means
+            # the budget or a hot key is wrong, and a direct writer loses writes at once (the --direct
+            # demo's storm spans 1-2 periods: 3 of 5 let it pass). OK after 3 periods of clean writes
+            # (CloudWatch ignores missing data on AWS/DynamoDB metrics, so only writes can clear it).
+            EvaluationPeriods=3,
+            DatapointsToAlarm=1,
         ),
         spec(
             "writer-errors",

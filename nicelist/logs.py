@@ -7,6 +7,13 @@ the files ``nicelist up`` writes in its run directory: ``writer.log`` (the execu
 Lambda would send it to CloudWatch) and ``api.log`` (gunicorn's output). Everything after the source
 (parsing, the time window, ``--filter``, merging, printing, ``--follow``) is one code path.
 
+Component ``alarms`` (asked for with ``--component alarms``; the default stays the writer and the API)
+shows the alarms' state changes: locally the notifications the stage's topic delivered to the stack's
+inbox, ``notifications.log`` in the run directory (``nicelist/local/notifications.py``); on a deployed
+stage CloudWatch's alarm history (``DescribeAlarmHistory``, state updates of the stage's alarms; moto
+does not implement it, so the tests stub it). Each is one line: the new state as its level, then
+``<alarm> (was <state>): <reason>``.
+
 Lines are parsed as what each component writes: the writer's Powertools JSON lines, Lambda's text
 format (``[LEVEL]\\t<time>\\t<request id>\\t<message>``), gunicorn's (``[<time>] [pid] [LEVEL] ...``),
 or plain text. EMF metric documents and Lambda's START/END lines are skipped: they are metrics and
@@ -30,10 +37,13 @@ import click
 from botocore.exceptions import ClientError
 
 from contract.names import StageNames
+from nicelist.alarms import AlarmThresholds, alarm_specs
 from nicelist.console import aws_errors, error_code, is_loopback
+from nicelist.local.notifications import LOG_NAME as NOTIFICATIONS_LOG
 from nicelist.options import AwsTarget, aws_options
 
-COMPONENTS = ("writer", "api")
+COMPONENTS = ("writer", "api", "alarms")
+DEFAULT_COMPONENTS = ("writer", "api")
 FOLLOW_LAG_SECONDS = 120  # CloudWatch ingests late: each poll looks back this far, deduplicated by event id
 _STANDARD_KEYS = frozenset(
     {
@@ -99,6 +109,9 @@ def parse_line(text: str, component: str, at: dt.datetime | None = None) -> LogL
     text = text.rstrip("\n")
     if not text.strip() or text.startswith(_FRAMING):
         return None
+    if component == "alarms":  # JSON lines of alarm state changes, nothing else
+        record = _json_record(text.strip())
+        return None if record is None else _alarm_line(record, at)
     level, message, raw = "-", text, text
     lambda_text = _LAMBDA_TEXT.match(text) or _GUNICORN.match(text)
     if lambda_text:
@@ -117,6 +130,56 @@ def parse_line(text: str, component: str, at: dt.datetime | None = None) -> LogL
 
 
 _EPOCH = dt.datetime.fromtimestamp(0, dt.UTC)
+
+
+def _alarm_line(record: dict[str, Any], at: dt.datetime | None) -> LogLine | None:
+    """A state change of an alarm (a notifications.log line, or an alarm history item made into one)."""
+    if not all(isinstance(record.get(key), str) for key in ("alarm", "state", "previous", "reason")):
+        return None
+    at = at or parse_time(record.get("time"))
+    message = f"{record['alarm']} (was {record['previous']}): {record['reason']}"
+    return LogLine(at or _EPOCH, "alarms", record["state"], message, {}, record, time_inferred=at is None)
+
+
+class AlarmHistorySource:
+    """The state updates of a stage's alarms from CloudWatch's alarm history (``DescribeAlarmHistory``)."""
+
+    component = "alarms"
+
+    def __init__(self, cloudwatch: Any, alarm_names: Sequence[str]) -> None:
+        self.cloudwatch, self.alarm_names = cloudwatch, list(alarm_names)
+        self.group = "CloudWatch alarm history"
+        self._seen: set[tuple[str, str]] = set()
+
+    def read(self, since: dt.datetime) -> list[LogLine]:
+        lines = []
+        for name in self.alarm_names:
+            pages = self.cloudwatch.get_paginator("describe_alarm_history").paginate(
+                AlarmName=name, HistoryItemType="StateUpdate", StartDate=since, EndDate=dt.datetime.now(dt.UTC)
+            )
+            for item in (item for page in pages for item in page.get("AlarmHistoryItems", [])):
+                key = (name, str(item.get("Timestamp")))
+                line = _history_line(name, item)
+                if key not in self._seen and line is not None:
+                    self._seen.add(key)
+                    lines.append(line)
+        return lines
+
+
+def _history_line(name: str, item: dict[str, Any]) -> LogLine | None:
+    try:
+        data = json.loads(item.get("HistoryData") or "{}")
+    except ValueError:
+        return None
+    new, old = data.get("newState", {}) if isinstance(data, dict) else {}, data.get("oldState", {})
+    record = {
+        "alarm": name,
+        "state": new.get("stateValue"),
+        "previous": old.get("stateValue"),
+        "reason": new.get("stateReason"),
+    }
+    at = item.get("Timestamp")
+    return _alarm_line(record, at if isinstance(at, dt.datetime) else None)
 
 
 class Source(Protocol):
@@ -288,14 +351,20 @@ def sources_for(
     ``CloudWatchSource``; a file is read whole, the caller filters)."""
     if local_run(target, run_dir):
         folder = run_dir or Path("runs/local")
-        return [FileSource(folder / f"{component}.log", component) for component in components]
+        files = {"alarms": NOTIFICATIONS_LOG}  # written by the stack's inbox
+        return [FileSource(folder / files.get(component, f"{component}.log"), component) for component in components]
     names = StageNames(target.stage)
     functions = {"writer": names.writer_function, "api": names.api_function}
     logs = target.client("logs")
-    return [
+    sources: list[Source] = [
         CloudWatchSource(logs, f"/aws/lambda/{functions[c]}", c, pattern=pattern, max_pages=max_pages)
         for c in components
+        if c != "alarms"
     ]
+    if "alarms" in components:
+        alarm_names = [spec["AlarmName"] for spec in alarm_specs(names, "", AlarmThresholds())]
+        sources.append(AlarmHistorySource(target.client("cloudwatch"), alarm_names))
+    return sources
 
 
 def where(sources: Sequence[Source]) -> str:
@@ -328,7 +397,10 @@ run_dir_option = click.option(
 @click.option("--since", default="10m", show_default=True, help="How far back: 30s, 10m, 2h, 1d, or an ISO time.")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until Ctrl-C.")
 @click.option("--filter", "text", default=None, metavar="TEXT", help="Only lines containing TEXT (any case).")
-@click.option("--component", type=click.Choice(COMPONENTS), multiple=True, help="Only these (default: both).")
+@click.option(
+    "--component", type=click.Choice(COMPONENTS), multiple=True,
+    help="Only these (default: writer and api; alarms: the alarms' state changes).",
+)  # fmt: skip
 @click.option("--limit", type=click.IntRange(min=0), default=2000, show_default=True, help="Newest N lines; 0: all.")
 @click.option("--interval", type=click.FloatRange(min=0.1), default=2.0, show_default=True, help="--follow polling.")
 @run_dir_option
@@ -345,7 +417,7 @@ def logs_command(
     as_json: bool,
 ) -> None:
     """The writer's and the API's logs merged in time order. Exit 1 when there are no logs at all."""
-    sources = sources_for(target, run_dir, component or COMPONENTS)
+    sources = sources_for(target, run_dir, component or DEFAULT_COMPONENTS)
     start = parse_since(since, dt.datetime.now(dt.UTC))
     with aws_errors():
         lines = merged(sources, start, text)

@@ -81,6 +81,7 @@ class NotificationInbox:
 
     def subscribe(self, stage: str, topic_arn: str) -> str:
         """Create the stage's inbox queue and subscribe it to ``topic_arn``; returns the subscription ARN."""
+        self.log_path.touch()  # there, if empty: no alarm changed state yet
         url = self._sqs.create_queue(QueueName=inbox_name(stage))["QueueUrl"]
         arn = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self._urls.append(url)

@@ -69,23 +69,24 @@ def _emulator(clients: Clients, result: ProvisionResult, tmp_path: Path, metrics
     return CloudWatchEmulator(metrics, AlarmEvaluator(clients.cloudwatch, clients.sns, "us-east-1", clock=clock), inbox)
 
 
-def test_throttles_in_three_of_five_periods_fire_the_alarm_and_notify_through_the_topic(
+def test_an_old_backlog_in_three_of_five_periods_fires_the_alarm_and_notifies_through_the_topic(
     stage: tuple[Clients, ProvisionResult], tmp_path: Path
 ) -> None:
     clients, result = stage
     now = time.time()
     base = _base(now)
-    # GIVEN write throttles in three of the last five periods, and writes without throttles in the others
-    throttles = {base + PERIOD * (2 + i) + 3: (4.0 if i in (0, 2, 4) else 0.0) for i in range(5)}
-    _put(clients, "AWS/DynamoDB", "WriteThrottleEvents", {"Name": "TableName", "Value": NAMES.table}, throttles)
+    queue = {"Name": "QueueName", "Value": NAMES.queue}
+    # GIVEN the oldest message older than the threshold (30 s) in three of the last five periods
+    ages = {base + PERIOD * (2 + i) + 3: (40.0 if i in (0, 2, 4) else 5.0) for i in range(5)}
+    _put(clients, "AWS/SQS", "ApproximateAgeOfOldestMessage", queue, ages)
     emulator = _emulator(clients, result, tmp_path, clock=lambda: now)
     # WHEN the alarms are evaluated
     emulator.round()
-    # THEN only the throttle alarm is in ALARM, with CloudWatch's kind of reason
-    alarm = _state(clients, NAMES.alarm("table-write-throttles"))
+    # THEN only the queue-age alarm is in ALARM, with CloudWatch's kind of reason
+    alarm = _state(clients, NAMES.alarm("queue-age"))
     assert alarm["StateValue"] == "ALARM"
-    assert alarm["StateReason"].startswith("Threshold Crossed: 3 out of the last 5 datapoints [4.0 (")
-    assert "(minimum 3 datapoints for OK -> ALARM transition)" in alarm["StateReason"]
+    assert alarm["StateReason"].startswith("Threshold Crossed: 3 out of the last 5 datapoints [40.0 (")
+    assert "the threshold (30.0) (minimum 3 datapoints for OK -> ALARM transition)" in alarm["StateReason"]
     assert json.loads(alarm["StateReasonData"])["period"] == PERIOD
     others = {a["AlarmName"]: a["StateValue"] for a in clients.cloudwatch.describe_alarms()["MetricAlarms"]}
     assert sorted(n for n, s in others.items() if s == "ALARM") == [alarm["AlarmName"]]
@@ -94,15 +95,30 @@ def test_throttles_in_three_of_five_periods_fire_the_alarm_and_notify_through_th
     assert (line["alarm"], line["state"], line["previous"]) == (alarm["AlarmName"], "ALARM", "OK")
     assert line["reason"] == alarm["StateReason"]
     assert line["subject"] == f'ALARM: "{alarm["AlarmName"]}" in US East (N. Virginia)'
-    # WHEN three more periods pass with writes and no throttles
+    # WHEN three more periods pass with the queue empty
     later = now + 3 * PERIOD
-    _put(clients, "AWS/DynamoDB", "WriteThrottleEvents", {"Name": "TableName", "Value": NAMES.table},
-         {base + PERIOD * (7 + i) + 3: 0.0 for i in range(3)})  # fmt: skip
+    _put(
+        clients, "AWS/SQS", "ApproximateAgeOfOldestMessage", queue, {base + PERIOD * (7 + i) + 3: 0.0 for i in range(3)}
+    )
     emulator.evaluator = AlarmEvaluator(clients.cloudwatch, clients.sns, "us-east-1", clock=lambda: later)
     emulator.round()
     # THEN it is OK again, and that was notified too (OKActions)
-    assert _state(clients, NAMES.alarm("table-write-throttles"))["StateValue"] == "OK"
+    assert _state(clients, NAMES.alarm("queue-age"))["StateValue"] == "OK"
     assert [n["state"] for n in read_notifications(tmp_path / "notifications.log")] == ["ALARM", "OK"]
+
+
+def test_one_throttled_period_fires_the_table_alarm(stage: tuple[Clients, ProvisionResult], tmp_path: Path) -> None:
+    clients, result = stage
+    now = time.time()
+    base = _base(now)
+    # GIVEN writes in the last three periods, throttled in one
+    throttles = {base + PERIOD * (4 + i) + 1: (3.0 if i == 1 else 0.0) for i in range(3)}
+    _put(clients, "AWS/DynamoDB", "WriteThrottleEvents", {"Name": "TableName", "Value": NAMES.table}, throttles)
+    # WHEN evaluated THEN the table's alarm fires
+    _emulator(clients, result, tmp_path, clock=lambda: now).round()
+    alarm = _state(clients, NAMES.alarm("table-write-throttles"))
+    assert alarm["StateValue"] == "ALARM"
+    assert alarm["StateReason"].startswith("Threshold Crossed: 1 out of the last 3 datapoints [0.0 (")
 
 
 def test_dynamodb_alarms_keep_their_state_when_the_data_stops(
