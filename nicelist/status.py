@@ -10,6 +10,10 @@ unknown. Both sources mean the same thing, so one code path serves a deployed st
 Throttles come from the same two places: the meter's throttled write units, or CloudWatch's
 ``WriteThrottleEvents`` over the last five minutes.
 
+The oldest message's age is CloudWatch's ``ApproximateAgeOfOldestMessage`` (the maximum of its newest
+one-minute datapoint) on both: on the local stack the local CloudWatch publishes it
+(``nicelist/local/cloudwatch.py``), and the alarms' states are the ones it evaluated.
+
 The drain estimate (``nicelist.drain``) divides the backlog (visible + in flight + delayed messages)
 by the measured rate when there is one, else by W, and says which factors it measured and which it
 assumed. ``--watch`` refreshes all of it in place until Ctrl-C, and adds the backlog's own trend
@@ -55,7 +59,7 @@ class StageStatus:
     visible: int | None
     in_flight: int | None
     delayed: int | None  # returned messages waiting out their backoff, and deferred remainders
-    oldest_age_seconds: float | None  # None: CloudWatch has no datapoint (idle queue, or moto)
+    oldest_age_seconds: float | None  # None: CloudWatch has no datapoint in the last 10 minutes
     dlq_visible: int | None
     table_items: int | None  # DynamoDB's estimate, refreshed about every six hours
     table_write_capacity: int | None  # provisioned WCU; None: on-demand or missing

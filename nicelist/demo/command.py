@@ -161,7 +161,7 @@ def demo(
                 reports.append((report, run))
                 report.series["queue"] = [{s.second: s.queued for s in samples}]
                 report.series["backlog"] = [{s.second: s.backlog_updates for s in samples}]
-            # Local CloudWatch: judge the run's last periods, and give firing alarms time to clear.
+            # Local CloudWatch: judge the run's last periods, and give clearing alarms time to clear.
             if stack.cloudwatch is not None:
                 if not as_json:
                     click.echo("waiting for the alarms to judge the run's last periods ...", err=True)

@@ -150,10 +150,20 @@ class AlarmEvaluator:
     def lag(self) -> float:
         return self._lag
 
-    def firing(self) -> list[str]:
-        """The alarms in ALARM now."""
-        alarms = self._cloudwatch.describe_alarms(StateValue="ALARM").get("MetricAlarms", [])
-        return [str(alarm["AlarmName"]) for alarm in alarms]
+    def clearing(self) -> list[str]:
+        """The alarms in ALARM whose newest datapoint no longer breaches: they will be OK within a few
+        periods. (A DLQ still holding its dead letters, or a table nobody writes, stays in ALARM.)"""
+        names = []
+        for alarm in self._cloudwatch.describe_alarms(StateValue="ALARM").get("MetricAlarms", []):
+            try:
+                rule = Rule.of(alarm)
+            except UnsupportedAlarm:
+                continue
+            starts = period_starts(self._clock(), rule.period, rule.range_periods, self._lag)
+            values = [value for value in self._values(alarm, rule, starts) if value is not None]
+            if values and not rule.breaches(values[-1]):
+                names.append(str(alarm["AlarmName"]))
+        return names
 
     def evaluate(self) -> list[Transition]:
         changes = []

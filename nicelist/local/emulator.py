@@ -60,12 +60,13 @@ class CloudWatchEmulator:
                 self.inbox.poll()
 
     def settle(self, longest_period: int, *, patience: float, sleep: Callable[[float], None] = time.sleep) -> None:
-        """Keep evaluating until the periods that were running now are judged, then until no alarm is
-        in ALARM or ``patience`` seconds more have passed: what the demo waits for before it stops."""
+        """Keep evaluating until the periods that were running now are judged, then while an alarm is
+        clearing (in ALARM, its newest datapoint fine), for at most ``patience`` seconds more: what the
+        demo waits for before it stops."""
         sleep(longest_period + self.evaluator.lag + 1)
         self.round()
         waited = 0.0
-        while waited < patience and self.evaluator.firing():
+        while waited < patience and self.evaluator.clearing():
             sleep(self._evaluate_every)
             waited += self._evaluate_every
             self.round()

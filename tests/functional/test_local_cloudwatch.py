@@ -216,3 +216,27 @@ def test_the_writers_emf_metric_fires_the_dead_letter_alarm(
     firing = [a["AlarmName"] for a in clients.cloudwatch.describe_alarms(StateValue="ALARM")["MetricAlarms"]]
     assert firing == [NAMES.alarm("updates-dead-lettered")]
     assert [n["alarm"] for n in read_notifications(tmp_path / "notifications.log")] == firing
+
+
+def test_the_demo_waits_only_for_alarms_that_are_clearing(
+    stage: tuple[Clients, ProvisionResult], tmp_path: Path
+) -> None:
+    # GIVEN the queue-age alarm in ALARM with its newest datapoint fine, the DLQ's with its newest still bad
+    clients, _ = stage
+    now = time.time()
+    newest = math.floor((now - 2) / PERIOD) * PERIOD - PERIOD + 1
+    _put(
+        clients, "AWS/SQS", "ApproximateAgeOfOldestMessage", {"Name": "QueueName", "Value": NAMES.queue}, {newest: 0.0}
+    )
+    _put(
+        clients,
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        {"Name": "QueueName", "Value": NAMES.dlq},
+        {newest: 3.0},
+    )
+    for what in ("queue-age", "dlq-not-empty"):
+        clients.cloudwatch.set_alarm_state(AlarmName=NAMES.alarm(what), StateValue="ALARM", StateReason="before")
+    # THEN only the first is clearing
+    evaluator = AlarmEvaluator(clients.cloudwatch, clients.sns, "us-east-1", clock=lambda: now)
+    assert evaluator.clearing() == [NAMES.alarm("queue-age")]

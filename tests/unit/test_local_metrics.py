@@ -52,7 +52,7 @@ def test_a_powertools_document_becomes_metric_data() -> None:
 def test_documents_cloudwatch_would_reject_yield_nothing() -> None:
     good = _document()
     meta = good["_aws"]
-    reserved = [{"Namespace": "AWS/SQS", "Dimensions": [], "Metrics": [{"Name": "X"}]}]
+    reserved = [{"Namespace": "AWS/SQS", "Dimensions": [], "Metrics": [{"Name": "UpdatesDeadLettered"}]}]
     too_many = [{"Namespace": "n", "Dimensions": [], "Metrics": [{"Name": f"m{i}"} for i in range(MAX_METRICS + 1)]}]
     broken = [
         {**good, "_aws": {**meta, "Timestamp": "1764604800123"}},  # not a number
