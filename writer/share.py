@@ -36,6 +36,7 @@ execution in its second, inside the 3 % the stage keeps between ``W`` and the ta
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import uuid
@@ -53,6 +54,7 @@ LEASE_PREFIX = "LEASE#"
 SINCE, UNTIL, EXPIRES = "lease_since", "lease_until", "expires_at"
 TTL_AFTER_SECONDS = 3_600  # DynamoDB's TTL removes what no reader cleaned up
 JOIN_RETRY_SECONDS = 0.2
+REFRESH_AHEAD_SECONDS = 0.25  # a re-read starts this long before the last one is too old to use
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +186,7 @@ class LiveShare:
         self._writes = 0  # lease writes made and not yet charged to the pacer's budget
         self.static = False  # no permission for leases: W / C, as every other execution does then
         self._lock = threading.Lock()
+        self._io = threading.Lock()  # one renewal or re-read at a time, outside ``_lock``
 
     def take_writes(self) -> int:
         """Lease writes (1 WCU each) made since the last call, for the pacer to charge to its budget."""
@@ -192,23 +195,38 @@ class LiveShare:
             return writes
 
     def prepare(self, concurrency: int) -> Standing:
-        """Join, renew and re-read as due; never raises for AWS errors (they are logged)."""
+        """Join, renew and re-read as due; never raises for AWS errors (they are logged).
+
+        Only a join blocks (the joiner may not grant anyway). A renewal or a re-read is made by one
+        caller outside the lock while the others go on: with the last reading while it is younger
+        than ``read_seconds`` (a re-read starts ``REFRESH_AHEAD_SECONDS`` before that), else with
+        ``C``, which is always safe."""
+        rule = self.rule
         with self._lock:
             if self.static:
                 return Standing(-math.inf, concurrency)
-            rule = self.rule
             now = self._clock()
             lease = self._lease
             if lease is None or lease.until - now <= rule.lead_seconds + rule.skew_seconds:
                 return self._join(concurrency)
-            if lease.until - now < rule.renew_before_seconds:
+            renew = lease.until - now < rule.renew_before_seconds
+            read = now - self._read_at >= max(0.0, rule.read_seconds - REFRESH_AHEAD_SECONDS)
+            if not ((renew or read) and self._io.acquire(blocking=False)):
+                return Standing(self._active_at, self._usable(now, concurrency))
+        try:
+            if renew:
                 renewed = Lease(self.owner, lease.since, now + rule.lease_seconds)
                 if self._call("renew", self._board.put, renewed):
-                    self._lease = renewed
-                    self._writes += 1
-            if now - self._read_at >= rule.read_seconds:
+                    with self._lock:
+                        self._writes += 1
+                        if self._lease is lease:
+                            self._lease = renewed
+            if read:
                 self._read(now)
-            return Standing(self._active_at, self._clamped(concurrency))
+        finally:
+            self._io.release()
+        with self._lock:
+            return Standing(self._active_at, self._usable(self._clock(), concurrency))
 
     def _join(self, concurrency: int) -> Standing:
         rule = self.rule
@@ -227,7 +245,7 @@ class LiveShare:
             return self._retry_join(error, concurrency)
         written = self._clock()
         self._lease = Lease(self.owner, written, lease.until)
-        self._read(written)
+        self._read(written, locked=True)
         if self._divisor is None:  # could not read: nobody is known to be absent
             self._active_at = written + rule.join_seconds
         else:
@@ -240,19 +258,28 @@ class LiveShare:
         logger.warning("lease call failed", call="join", error=f"{type(error).__name__}: {error}")
         return Standing(self._clock() + JOIN_RETRY_SECONDS, concurrency)
 
-    def _read(self, now: float) -> None:
-        """Re-read the leases and delete at most one dead one (a write, charged like a renewal)."""
+    def _read(self, started: float, *, locked: bool = False) -> None:
+        """Re-read the leases (``started``: when the query was sent) and delete at most one dead one
+        (a write, charged like a renewal). ``locked``: the caller holds the lock (a join)."""
         leases = self._call("read", self._board.read)
-        if leases is None or not isinstance(leases, list):
-            self._divisor = None  # clamped to C until a read works
-            return
-        self._read_at = now
-        live = live_leases(leases, now, self.rule.skew_seconds)
-        mine = any(lease.owner == self.owner for lease in live)
-        self._divisor = len(live) + (0 if mine else 1)
-        dead = [lease for lease in leases if lease.until < now - self.rule.lease_seconds]
+        with contextlib.nullcontext() if locked else self._lock:
+            if not isinstance(leases, list):
+                self._divisor = None  # C until a read works
+                return
+            self._read_at = started
+            live = live_leases(leases, started, self.rule.skew_seconds)
+            mine = any(lease.owner == self.owner for lease in live)
+            self._divisor = len(live) + (0 if mine else 1)
+        dead = [lease for lease in leases if lease.until < started - self.rule.lease_seconds]
         if dead and self._call("clean up", self._board.delete, dead[0]) is not None:
-            self._writes += 1
+            with contextlib.nullcontext() if locked else self._lock:
+                self._writes += 1
+
+    def _usable(self, now: float, concurrency: int) -> int:
+        """The last reading while it is young enough to price units with, else ``C``."""
+        if now - self._read_at >= self.rule.read_seconds:
+            return concurrency
+        return self._clamped(concurrency)
 
     def _clamped(self, concurrency: int) -> int:
         return concurrency if self._divisor is None else divisor(self._divisor, concurrency)

@@ -107,6 +107,17 @@ def test_a_failed_read_divides_by_c_until_a_read_works() -> None:
     assert first.prepare(4).divisor == 1
 
 
+def test_while_another_caller_reads_an_old_reading_is_not_used() -> None:
+    clock, board, rule = Clock(), Board(), ShareRule()
+    share = LiveShare(board, clock, rule, owner="a")  # type: ignore[arg-type]
+    assert share.prepare(4).divisor == 1
+    with share._io:  # another write thread is re-reading (a slow Query): this one does not wait
+        clock.now += rule.read_seconds - 0.3
+        assert share.prepare(4).divisor == 1  # the reading is still young enough
+        clock.now += 0.3
+        assert share.prepare(4).divisor == 4  # too old to price units with: C, which is always safe
+
+
 def test_no_permission_falls_back_to_c() -> None:
     class Denied(Board):
         def put(self, lease: Lease) -> None:
