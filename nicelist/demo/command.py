@@ -22,6 +22,7 @@ from nicelist.local.health import HealthEvent
 from nicelist.local.meter.core import DEFAULT_BURST_SECONDS
 from nicelist.local.notifications import LOG_NAME, Notification, describe, read_notifications
 from nicelist.local.processes import StartupError
+from nicelist.local.ramp import RampError, parse_ramp
 from nicelist.local.stack import LocalStack, StackConfig
 
 DIRECT_STAGE = "local-direct"
@@ -47,6 +48,11 @@ def _stack_options(function: Any) -> Any:
                      help="Alarm when the oldest message is older than this many seconds (AWS default 900)."),
         click.option("--alarm-period", type=click.IntRange(min=1), default=10, show_default=True,
                      help="Every alarm's period in seconds (60 on AWS; 10 makes 3 of 5 periods take 30-50 s)."),
+        # Lambda's poller scaling, emulated (docs/design.md, "The local stack").
+        click.option("--poller-ramp", default="off", show_default=True,
+                     help="off | aws (5, +300/min) | provisioned:MIN:MAX | INITIAL:PER_MINUTE concurrent invokes."),
+        click.option("--poller-ramp-minute", type=click.FloatRange(min=0.001, max=86_400), default=60.0,
+                     show_default=True, help="Seconds one ramp minute lasts (the time factor; 60 is AWS's)."),
     ]  # fmt: skip
     for option in reversed(options):
         function = option(function)
@@ -67,7 +73,18 @@ def _config(**values: Any) -> StackConfig:
         run_dir=values["run_dir"],
         queue_age_alarm=values["queue_age_alarm"],
         alarm_period=values["alarm_period"],
+        poller_ramp=_ramp_spec(values["poller_ramp"], values["poller_ramp_minute"]),
+        poller_ramp_minute=values["poller_ramp_minute"],
     )
+
+
+def _ramp_spec(spec: str, minute: float) -> str:
+    """The ramp as given, refused here (a usage error) rather than when the runtime starts."""
+    try:
+        parse_ramp(spec, minute)
+    except RampError as error:
+        raise click.BadParameter(str(error), param_hint="--poller-ramp") from None
+    return spec
 
 
 @click.command("up")
@@ -166,6 +183,10 @@ def demo(
                 if not as_json:
                     click.echo("waiting for the alarms to judge the run's last periods ...", err=True)
                 stack.cloudwatch.settle(config.alarm_period, patience=ALARM_PATIENCE_PERIODS * config.alarm_period)
+                if stack.runtime is not None:  # the poller ramp's timeline (issue 13)
+                    ramp = stack.runtime.timeline()
+                    report.series["pollers"] = [{row["second"]: row["pollers"] for row in ramp}]
+                    report.series["in_flight"] = [{row["second"]: row["in_flight"] for row in ramp}]
     except StartupError as error:
         raise click.ClickException(str(error)) from None
     path = chart or chart_path(config.run_dir, "compare" if compare else ("direct" if direct else "demo"))

@@ -49,6 +49,7 @@ from nicelist.local.processes import (
     rotate_logs,
 )
 from nicelist.local.queue_age import QueueAgeTracker
+from nicelist.local.ramp import parse_ramp
 from nicelist.local.runtime import WriterRuntime
 from nicelist.options import LOCAL_CREDENTIALS, LOCAL_REGION, local_session
 from nicelist.provision import Clients, ProvisionOptions, ProvisionResult, provision_stage
@@ -92,6 +93,10 @@ class StackConfig:
     cloudwatch: bool = True
     alarm_period: int = 10  # every alarm's Period: AWS's 60 s compressed (nicelist/alarms.py)
     queue_age_alarm: int = 900  # the queue-age alarm's threshold, seconds (AWS's default)
+    # Lambda's poller scaling, emulated (nicelist/local/ramp.py): off | aws | provisioned:MIN:MAX |
+    # INITIAL:PER_MINUTE, each "minute" lasting poller_ramp_minute seconds (the time factor).
+    poller_ramp: str = "off"
+    poller_ramp_minute: float = 60.0
 
     @property
     def budget(self) -> float:
@@ -366,4 +371,5 @@ class LocalStack:
             function_name=self.names.writer_function,
             control_port=config.control_port,
             log_path=config.run_dir / "writer.log",
+            poller_ramp=parse_ramp(config.poller_ramp, config.poller_ramp_minute),  # issue 13: the ramp
         )
