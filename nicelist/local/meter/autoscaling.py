@@ -190,6 +190,8 @@ class AutoScaler:
         now = self._clock() if now is None else now
         decisions = []
         for table, policy in policies_from(self._autoscaling).items():
+            if self.meter.spec(table) is None:  # known from the first minute, not from the first write
+                self.meter.learn(TableSpec.from_description(self._dynamodb.describe_table(TableName=table)["Table"]))
             capacity = self.meter.capacity(table)
             if capacity is None:  # on-demand or unknown: nothing to scale
                 continue
