@@ -25,6 +25,7 @@ from writer.pacing import Pacer
 from writer.processor import BatchReport, CoalescingBatchProcessor, WriterDeps
 from writer.returns import Returns
 from writer.settings import WriterSettings
+from writer.share import LeaseBoard, LiveShare, ShareRule
 
 _deps: WriterDeps | None = None
 # Throttles must reach our limiter rather than vanish into botocore's own retries, and no request may
@@ -51,12 +52,17 @@ def build_deps(settings: WriterSettings | None = None, session: Any = None) -> W
         concurrency_fallback=settings.concurrency,
         max_age=settings.write_rate_cache_seconds,
     )
+    live = None
+    if settings.share_mode == "live":  # W shared by the executions running now (writer/share.py)
+        rule = ShareRule(read_seconds=settings.share_read_seconds)
+        live = LiveShare(LeaseBoard(dynamodb, settings.table), time.time, rule)
     pacer = Pacer(
         budget,
         clock=time.time,  # epoch seconds: the pacer's seconds are the ones the table counts
         sleep=time.sleep,
         rng=random.Random(),
         burst_seconds=settings.write_burst_seconds,
+        live=live,
     )
     return WriterDeps(
         settings=settings,

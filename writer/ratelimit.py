@@ -18,6 +18,15 @@ class DeadlineReached(Exception):
     """Waiting for budget would run past the invocation's deadline: hand the rest back to SQS."""
 
 
+class TooFarAhead(Exception):
+    """The grant would come more than ``max_lead`` seconds from now; nothing was taken. Retry after
+    ``seconds`` (the live share prices units from a recent reading: ``writer.share``)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the grant is {seconds:.3f}s beyond the lead allowed")
+        self.seconds = seconds
+
+
 class SecondBudget:
     """Write units per wall-clock second: at most ``rate`` granted within any one epoch-aligned second.
 
@@ -85,12 +94,15 @@ class SecondBudget:
         """
         return self.acquire_prefix([units], deadline)[1]
 
-    def acquire_prefix(self, sizes: Sequence[float], deadline: float) -> tuple[int, float]:
+    def acquire_prefix(
+        self, sizes: Sequence[float], deadline: float, *, max_lead: float | None = None
+    ) -> tuple[int, float]:
         """Take the longest prefix of ``sizes`` (one request's items, in units) that the first second
         with room for ``sizes[0]`` still holds; return how many items, and the seconds waited.
 
         A batch is split where its second ends rather than wait for the next one whole, so the room a
-        second has left is not lost to a request too big for it. ``DeadlineReached`` as ``acquire``.
+        second has left is not lost to a request too big for it. ``DeadlineReached`` as ``acquire``;
+        ``TooFarAhead`` (nothing taken) when the grant would come more than ``max_lead`` seconds from now.
         """
         if not sizes:
             return 0, 0.0
@@ -109,6 +121,8 @@ class SecondBudget:
             wait = max(0.0, second + start / allowance - now)
             if now + wait > deadline:
                 raise DeadlineReached(f"{units} units would need {wait:.2f}s of budget")
+            if max_lead is not None and wait > max_lead:
+                raise TooFarAhead(wait - max_lead)
             self._reserve(second, start, units)
         if wait > 0:
             self._sleep(wait)

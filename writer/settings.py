@@ -6,6 +6,8 @@ AWS endpoint, region and credentials are not here: boto3's own chain
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -34,6 +36,10 @@ class WriterSettings(BaseSettings):
     # Budget an execution idle for part of a second may catch up on within that second (seconds of
     # its share), so the poller's gap between two invocations is not lost; never carried past the second.
     write_burst_seconds: float = Field(default=0.2, ge=0, le=5)
+    # How W is split (issue 13, writer/share.py): "live" divides it by the executions running now (leases
+    # in the table, clamped to 1..C), so a poller ramp leaves no budget idle; "static" by C alone.
+    share_mode: Literal["live", "static"] = "live"
+    share_read_seconds: float = Field(default=1.0, ge=0.1, le=10)  # how often the leases are re-read
     track_retention_days: int = Field(default=30, ge=1)
     # How far ahead of now an observed_at may be (seconds); None: no bound (replays of a future date work).
     # The deployed stages set it (zappa_settings.json), the same variable as the API's.

@@ -21,6 +21,7 @@ from nicelist.demo.run import DemoOptions, Run, chart_path, run_buffered, run_di
 from nicelist.local.health import HealthEvent
 from nicelist.local.meter.core import DEFAULT_BURST_SECONDS
 from nicelist.local.processes import StartupError
+from nicelist.local.ramp import RampError, parse_ramp
 from nicelist.local.stack import LocalStack, StackConfig
 
 DIRECT_STAGE = "local-direct"
@@ -40,6 +41,11 @@ def _stack_options(function: Any) -> Any:
         click.option("--control-port", default=4599, show_default=True, help="Writer runtime's tuning endpoint."),
         click.option("--run-dir", type=click.Path(path_type=Path), default=Path("runs/local"), show_default=True,
                      help="Logs of every component, and the charts."),
+        # Lambda's poller scaling, emulated (docs/design.md, "The local stack").
+        click.option("--poller-ramp", default="off", show_default=True,
+                     help="off | aws (5, +300/min) | provisioned:MIN:MAX | INITIAL:PER_MINUTE concurrent invokes."),
+        click.option("--poller-ramp-minute", type=click.FloatRange(min=0.001, max=86_400), default=60.0,
+                     show_default=True, help="Seconds one ramp minute lasts (the time factor; 60 is AWS's)."),
     ]  # fmt: skip
     for option in reversed(options):
         function = option(function)
@@ -58,7 +64,18 @@ def _config(**values: Any) -> StackConfig:
         meter_port=values["meter_port"],
         control_port=values["control_port"],
         run_dir=values["run_dir"],
+        poller_ramp=_ramp_spec(values["poller_ramp"], values["poller_ramp_minute"]),
+        poller_ramp_minute=values["poller_ramp_minute"],
     )
+
+
+def _ramp_spec(spec: str, minute: float) -> str:
+    """The ramp as given, refused here (a usage error) rather than when the runtime starts."""
+    try:
+        parse_ramp(spec, minute)
+    except RampError as error:
+        raise click.BadParameter(str(error), param_hint="--poller-ramp") from None
+    return spec
 
 
 @click.command("up")
@@ -139,6 +156,10 @@ def demo(
                 reports.append((report, run))
                 report.series["queue"] = [{s.second: s.queued for s in samples}]
                 report.series["backlog"] = [{s.second: s.backlog_updates for s in samples}]
+                if stack.runtime is not None:  # the poller ramp's timeline (issue 13)
+                    ramp = stack.runtime.timeline()
+                    report.series["pollers"] = [{row["second"]: row["pollers"] for row in ramp}]
+                    report.series["in_flight"] = [{row["second"]: row["in_flight"] for row in ramp}]
     except StartupError as error:
         raise click.ClickException(str(error)) from None
     path = chart or chart_path(config.run_dir, "compare" if compare else ("direct" if direct else "demo"))

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nicelist.local.ramp import OFF, PollerRamp
+
 DEFAULT_HANDLER = "writer.handler:lambda_handler"
 MAX_BATCH_SIZE = 10_000
 MAX_WINDOW_SECONDS = 300.0
@@ -78,9 +80,10 @@ class Tuning:
 class RuntimeConfig:
     """Everything the runtime needs; explicit, no environment lookups of its own.
 
-    ``endpoint_url`` and ``region`` go to the runtime's SQS client and, as ``AWS_ENDPOINT_URL`` /
-    ``AWS_REGION``, to every execution; ``environment`` is added on top (the function's variables).
-    ``control_port``: None = no control endpoint, 0 = a free port.
+        ``endpoint_url`` and ``region`` go to the runtime's SQS client and, as ``AWS_ENDPOINT_URL`` /
+        ``AWS_REGION``, to every execution; ``environment`` is added on top (the function's variables).
+        ``control_port``: None = no control endpoint, 0 = a free port. ``poller_ramp``: how the pollers grow
+    (``nicelist.local.ramp``), not changeable while running.
     """
 
     queue_url: str
@@ -98,6 +101,9 @@ class RuntimeConfig:
     python_path: tuple[str, ...] = ()
     throttle_backoff_seconds: float = 1.0
     init_timeout_seconds: float = 10.0
+    # Lambda's poller scaling (nicelist/local/ramp.py); OFF: maximum concurrency from the start.
+    poller_ramp: PollerRamp = OFF
+    sample_seconds: float = 0.2  # how often the ramp's timeline samples the invocations in flight
 
     def __post_init__(self) -> None:
         if not 0 <= self.wait_time_seconds <= SQS_MAX_WAIT_SECONDS:

@@ -1,6 +1,7 @@
 """The runtime's control endpoint on 127.0.0.1: read stats, change tuning while running.
 
-``GET /stats`` and ``GET /tuning`` return JSON; ``POST /tuning`` with a JSON object of changes
+``GET /stats``, ``GET /tuning`` and ``GET /timeline`` (per second: the pollers the ramp allowed and
+the peak of invocations in flight) return JSON; ``POST /tuning`` with a JSON object of changes
 (``reserved_concurrency``, ``maximum_concurrency``, ``batch_size``, ``batching_window_seconds``) applies
 them and returns the new tuning, or 400 with ``{"error": ...}``. The client half is used by
 ``nicelist tune``.
@@ -29,6 +30,8 @@ class Controllable(Protocol):
 
     def stats(self) -> StatsSnapshot: ...
 
+    def timeline(self) -> list[dict[str, int]]: ...
+
     def tune(self, **changes: Any) -> Tuning: ...
 
 
@@ -54,6 +57,8 @@ def _handler_class(target: Controllable) -> type[BaseHTTPRequestHandler]:
                 self._reply(HTTPStatus.OK, target.stats().as_dict())
             elif self.path == "/tuning":
                 self._reply(HTTPStatus.OK, target.tuning.as_dict())
+            elif self.path == "/timeline":
+                self._reply(HTTPStatus.OK, {"timeline": target.timeline()})
             else:
                 self._reply(HTTPStatus.NOT_FOUND, {"error": f"no such path: {self.path}"})
 

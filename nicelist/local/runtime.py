@@ -1,17 +1,20 @@
 """The local writer runtime: Lambda's SQS event source mapping on one machine, against moto server.
 
-Pollers (one per unit of the mapping's maximum concurrency) gather batches from the queue, invoke the
-handler in isolated execution processes (``python -m nicelist.local.execution --name writer-exec-N``),
-and apply ``ReportBatchItemFailures``: successes are deleted, reported failures and every message of a
-failed invocation (exception, invalid response, timeout, dead process) are left alone and reappear
-when their visibility timeout expires, one receive count higher, so the queue's own redrive policy
-moves them to the DLQ. Invocations beyond the reserved concurrency are throttled: their batch is left
-invisible and comes back later, the trap described in docs/design.md ("Known traps").
+Pollers (one per unit of the mapping's maximum concurrency, of which the poller ramp lets the first
+``target`` poll: ``nicelist/local/ramp.py``, Lambda's documented scaling, off by default) gather
+batches from the queue, invoke the handler in isolated execution processes
+(``python -m nicelist.local.execution --name writer-exec-N``), and apply ``ReportBatchItemFailures``:
+successes are deleted, reported failures and every message of a failed invocation (exception,
+invalid response, timeout, dead process) are left alone and reappear when their visibility timeout
+expires, one receive count higher, so the queue's own redrive policy moves them to the DLQ.
+Invocations beyond the reserved concurrency are throttled: their batch is left invisible and comes
+back later, the trap described in docs/design.md ("Known traps").
 
 What it does NOT emulate:
 
-- Lambda's poller scaling (5 pollers at first, +300 concurrent invocations a minute up to 1,250, and
-  backing off on throttles and errors): here the pollers are ``maximum_concurrency`` from the start.
+- Lambda's backing off of its poller scaling on throttles and errors; the scaling itself is emulated
+  when ``poller_ramp`` is set (``nicelist/local/ramp.py``), else the pollers are ``maximum_concurrency``
+  from the start.
 - Duplicate deliveries beyond those moto produces (SQS standard queues are at-least-once).
 - The 6 MB synchronous invoke payload limit (Lambda cuts batches at 6 MB; here only the batch size
   and window do) and the 256 KiB event-size checks.
@@ -30,6 +33,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -46,6 +50,7 @@ from nicelist.local.environment import ExecutionEnvironment, Outcome
 from nicelist.local.events import InvalidBatchResponse, failed_message_ids, sqs_event
 from nicelist.local.poller import Message, SqsQueue, gather
 from nicelist.local.pool import ExecutionPool
+from nicelist.local.ramp import RampTracker
 from nicelist.local.stats import RuntimeStats, StatsSnapshot
 
 LOG = logging.getLogger(__name__)
@@ -114,6 +119,7 @@ class WriterRuntime:
         self._control: ControlServer | None = None
         self._queue_arn = ""
         self._function_arn = ""
+        self._ramp = RampTracker(config.poller_ramp, self._tuning.maximum_concurrency, time.time())
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -126,7 +132,13 @@ class WriterRuntime:
             self._control = ControlServer(self, self.config.control_port)
             self._control.start()
         self._add_pollers(self._tuning.maximum_concurrency)
-        LOG.info("writer runtime polling %s with %s", self.config.queue_url, self._tuning)
+        threading.Thread(target=self._sample, name="ramp-sampler", daemon=True).start()
+        LOG.info(
+            "writer runtime polling %s with %s, poller ramp %s",
+            self.config.queue_url,
+            self._tuning,
+            self.config.poller_ramp.describe(),
+        )
 
     def run(self) -> None:
         """Start (if needed) and block until ``stop()``; Ctrl-C stops gracefully."""
@@ -178,12 +190,19 @@ class WriterRuntime:
         return self._pool.pids()
 
     def stats(self) -> StatsSnapshot:
+        tuning = self.tuning
         return self._stats.snapshot(
-            concurrency=self.tuning.effective_concurrency,
+            concurrency=tuning.effective_concurrency,
             in_flight=self._pool.in_flight,
             executions=self._pool.size,
             replaced=self._pool.replaced,
+            pollers=self._ramp.target(tuning.maximum_concurrency, time.time()),
         )
+
+    def timeline(self) -> list[dict[str, int]]:
+        """Per second: the pollers the ramp allowed and the peak of invocations in flight
+        (``second`` is the epoch second, the meter's seconds; the ramp runs on the same clock)."""
+        return self._ramp.timeline()
 
     def tune(self, **changes: Any) -> Tuning:
         """Change tuning live; scaling down lets in-flight invocations finish. ConfigError if invalid."""
@@ -212,11 +231,15 @@ class WriterRuntime:
                 self._pollers.append(poller)
                 poller.start()
 
+    def _sample(self) -> None:
+        while not self._stopping.wait(self.config.sample_seconds):
+            self._ramp.sample(self.tuning.maximum_concurrency, self._pool.in_flight, time.time())
+
     def _poll(self, index: int) -> None:
-        """One poller: idle while its index is beyond the maximum concurrency."""
+        """One poller: idle while its index is beyond what the ramp allows (at most the maximum concurrency)."""
         while not self._stopping.is_set():
             tuning = self.tuning
-            if index >= tuning.maximum_concurrency:
+            if index >= self._ramp.target(tuning.maximum_concurrency, time.time()):
                 self._stopping.wait(0.2)
                 continue
             try:
@@ -233,6 +256,7 @@ class WriterRuntime:
                     LOG.warning("%s: receive failed: %s", threading.current_thread().name, error)
                 self._stopping.wait(_RETRY_AFTER_SQS_ERROR)
                 continue
+            self._ramp.observe(len(batch), tuning.maximum_concurrency, time.time())
             if batch:
                 self._dispatch(batch)
 

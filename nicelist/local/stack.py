@@ -42,6 +42,7 @@ from nicelist.local.processes import (
     release_run_dir,
     rotate_logs,
 )
+from nicelist.local.ramp import parse_ramp
 from nicelist.local.runtime import WriterRuntime
 from nicelist.options import LOCAL_CREDENTIALS, LOCAL_REGION, local_session
 from nicelist.provision import Clients, ProvisionOptions, ProvisionResult, provision_stage
@@ -81,6 +82,10 @@ class StackConfig:
     watch_health: bool = True  # probe moto, DynamoDB (through the meter) and SQS (as the API reaches it)
     cut_sqs_line: bool = False  # the API reaches SQS through a CutLine the fault suite can cut
     writer_environment: tuple[tuple[str, str], ...] = ()  # extra variables for the writer executions
+    # Lambda's poller scaling, emulated (nicelist/local/ramp.py): off | aws | provisioned:MIN:MAX |
+    # INITIAL:PER_MINUTE, each "minute" lasting poller_ramp_minute seconds (the time factor).
+    poller_ramp: str = "off"
+    poller_ramp_minute: float = 60.0
 
     @property
     def budget(self) -> float:
@@ -321,4 +326,5 @@ class LocalStack:
             function_name=self.names.writer_function,
             control_port=config.control_port,
             log_path=config.run_dir / "writer.log",
+            poller_ramp=parse_ramp(config.poller_ramp, config.poller_ramp_minute),  # issue 13: the ramp
         )

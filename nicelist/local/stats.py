@@ -31,6 +31,7 @@ class StatsSnapshot:
     concurrency: int = 0
     in_flight: int = 0
     executions: int = 0
+    pollers: int = 0  # the pollers the ramp lets poll now (nicelist/local/ramp.py)
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -39,7 +40,7 @@ class StatsSnapshot:
 _COUNTERS = tuple(
     f.name
     for f in dataclasses.fields(StatsSnapshot)
-    if f.name not in {"concurrency", "in_flight", "executions", "executions_replaced"}
+    if f.name not in {"concurrency", "in_flight", "executions", "executions_replaced", "pollers"}
 )
 
 
@@ -53,7 +54,9 @@ class RuntimeStats:
             for name, value in increments.items():
                 self._counts[name] += value  # KeyError on a misspelt counter, on purpose
 
-    def snapshot(self, *, concurrency: int, in_flight: int, executions: int, replaced: int) -> StatsSnapshot:
+    def snapshot(
+        self, *, concurrency: int, in_flight: int, executions: int, replaced: int, pollers: int = 0
+    ) -> StatsSnapshot:
         with self._lock:
             counts = dict(self._counts)
         return StatsSnapshot(
@@ -62,4 +65,5 @@ class RuntimeStats:
             in_flight=in_flight,
             executions=executions,
             executions_replaced=replaced,
+            pollers=pollers,
         )
