@@ -12,8 +12,9 @@ Then the model runs the same configuration on what the producers really did: the
 each second (the arrival profile) packed as the demo's sender packs them (updates per message by
 phase), with the write units per update that coalescing leaves on the demo's own updates at that
 batch size (``nicelist.model.writer.coalesced_units``). Nothing is fitted per configuration: the
-invocation overhead is one figure for all, from the calibration step (``--calibrate``: the median of
-what the writers' "batch done" lines spend beyond their paced writes, plus the runtime's dispatch).
+stack's own costs are two figures for all, from a calibration run made first (one execution: the gap
+between two batches, and what one execution writes per second when its budget does not hold it
+back, ``calibration_from``); ``--calibrate`` only calibrates.
 
 Exit 1 when any figure of any configuration differs from the measured one by more than 10 % (shares:
 10 % of the measured share, at least half a point, see ``within``); 2 when the stack cannot start.
@@ -22,8 +23,13 @@ Exit 1 when any figure of any configuration differs from the measured one by mor
 from __future__ import annotations
 
 import argparse
+import bisect
+import datetime as dt
+import functools
+import itertools
 import json
 import math
+import statistics
 import sys
 import time
 from collections.abc import Sequence
@@ -37,6 +43,7 @@ from loadtests.verdict import writers_peak
 from nicelist.demo.run import DemoOptions, plan, run_buffered
 from nicelist.demo.sender import MAX_ARRAY, TICK
 from nicelist.local.processes import StartupError
+from nicelist.local.ramp import parse_ramp
 from nicelist.local.stack import LocalStack, StackConfig
 from nicelist.model import Mapping, Scenario, TableSpec, WriterSpec, simulate
 from nicelist.model.arrivals import from_counts
@@ -45,11 +52,9 @@ from nicelist.model.writer import coalesced_units, packed
 TOLERANCE = 0.10
 SHARE_FLOOR = 0.005  # shares closer than half a point agree, whatever their ratio (0 against 0.2 %)
 CAPACITY = 100
-# What the writers spend per batch beyond their paced writes on this stack: measured by --calibrate
-# (see the module docstring); the figure in use, with the run it came from, is in the README.
-INVOCATION_OVERHEAD = 0.25
 PEAK_WINDOW = 5  # seconds: a one-second peak carries one request's timing across a second (below)
 MEASURED = "measured.json"
+LATENCY_BOUND = 1.1  # a batch 10 % slower than its share allows was held back by its round trips
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,13 +66,21 @@ class CheckConfig:
     write_share: float = 0.97  # W as a share of the capacity
     updates: int = 4000
     burst_seconds: float = 300.0
+    poller_ramp: str = "off"  # nicelist.local.ramp's spec; "off": C executions from the start
+    share_mode: str = "live"  # the writers' NICELIST_SHARE_MODE
 
 
 CONFIGS = (
     CheckConfig("c2-b10-x10", concurrency=2, batch_size=10, spike_factor=10),
     CheckConfig("c3-b5-x6-w60", concurrency=3, batch_size=5, spike_factor=6, write_share=0.6),
-    CheckConfig("c1-b10-x8-w80", concurrency=1, batch_size=10, spike_factor=8, write_share=0.8),
+    # C above the ramp's start: one execution at first, one more every 15 s; W split by C, then by the running
+    CheckConfig(
+        "c4-ramp-static", concurrency=4, batch_size=10, spike_factor=10, poller_ramp="1:4", share_mode="static"
+    ),
+    CheckConfig("c4-ramp-live", concurrency=4, batch_size=10, spike_factor=10, poller_ramp="1:4"),
 )
+# The calibration run (--calibrate): one execution, so its "batch done" lines follow one another.
+CALIBRATION = CheckConfig("calibrate-c1-b10-x10", concurrency=1, batch_size=10, spike_factor=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,24 +156,35 @@ class Measured:
         return cls(CheckConfig(**data["config"]), per_second, data["started"], data["spike_start"], data["meter"])
 
 
-def scenario_for(measured: Measured, overhead: float) -> Scenario:
+def scenario_for(measured: Measured, calibration: Calibration) -> Scenario:
     """The model's side of one local run: what the producers did, and the stack's settings."""
     config = measured.config
     start = math.floor(measured.started)
-    profile = from_counts(measured.per_second, start)
     messages = demo_messages(config)
     units = coalesced_units(messages, config.batch_size)
     per_message = sum(len(m) for m in messages) / len(messages)
+    phases, _ = plan(options_for(config), CAPACITY)
+    ends = list(itertools.accumulate(p.seconds for p in phases))
+
+    def packing(second: int) -> float:
+        """The updates per message the sender made in that second: its phase's."""
+        index = bisect.bisect_right(ends, second - measured.started)
+        return sender_packing(phases[min(index, len(phases) - 1)].rate)
+
+    profile = from_counts(measured.per_second, start, packing)
     writer = WriterSpec(
         write_rate=round(CAPACITY * config.write_share, 1),
         concurrency=config.concurrency,
         timeout=30,
         units_per_update=units,
         updates_per_message=per_message,
-        invocation_overhead=overhead,
+        invocation_overhead=calibration.overhead,
+        execution_wcu=calibration.execution_wcu,
+        share_mode=config.share_mode,
     )
     table = TableSpec(CAPACITY, burst_seconds=config.burst_seconds)
-    mapping = Mapping(batch_size=config.batch_size, maximum_concurrency=config.concurrency)
+    ramp = parse_ramp(config.poller_ramp)
+    mapping = Mapping(batch_size=config.batch_size, maximum_concurrency=config.concurrency, ramp=ramp)
     return Scenario(profile, mapping, writer, table, dt=1.0, spike_start=float(measured.spike_start - start))
 
 
@@ -168,6 +192,7 @@ def options_for(config: CheckConfig) -> DemoOptions:
     return DemoOptions(updates=config.updates, spike_factor=config.spike_factor, live=False)
 
 
+@functools.cache
 def demo_messages(config: CheckConfig) -> list[list[Any]]:
     """The valid updates of the story in the messages the demo's sender makes: per phase, what is due in
     one of its ticks (rate x TICK, at most MAX_ARRAY), one request and so one message each."""
@@ -183,8 +208,14 @@ def demo_messages(config: CheckConfig) -> list[list[Any]]:
                 valid.append(parse_update(update))
             except InvalidUpdate:
                 continue
-        messages += packed(valid, max(1, min(MAX_ARRAY, round(phase.rate * TICK))))
+        messages += packed(valid, round(sender_packing(phase.rate)))
     return messages
+
+
+def sender_packing(rate: float) -> float:
+    """Updates per request (one message each) of ``nicelist.demo.sender.ApiSender`` at ``rate``: what is
+    due in one of its ticks, at most MAX_ARRAY."""
+    return max(1.0, min(float(MAX_ARRAY), rate * TICK))
 
 
 def run_config(config: CheckConfig, args: argparse.Namespace) -> Measured:
@@ -200,6 +231,8 @@ def run_config(config: CheckConfig, args: argparse.Namespace) -> Measured:
         api_port=args.api_port,
         run_dir=args.run_dir / config.name,
         watch_health=False,
+        poller_ramp=config.poller_ramp,
+        writer_environment=(("NICELIST_SHARE_MODE", config.share_mode),),
     )
     with LocalStack(stack_config) as stack:
         report, run, _ = run_buffered(stack, options_for(config))
@@ -208,9 +241,9 @@ def run_config(config: CheckConfig, args: argparse.Namespace) -> Measured:
     return measured
 
 
-def compare(measured: Measured, overhead: float) -> Comparison:
+def compare(measured: Measured, calibration: Calibration) -> Comparison:
     began = time.perf_counter()
-    result = simulate(scenario_for(measured, overhead))
+    result = simulate(scenario_for(measured, calibration))
     elapsed = time.perf_counter() - began
     offered = [w + t for w, t in zip(result.series.written, result.series.throttled, strict=True)]
     spike = int(result.scenario.spike_start)
@@ -218,6 +251,55 @@ def compare(measured: Measured, overhead: float) -> Comparison:
     peak = max((sum(offered[i : i + PEAK_WINDOW]) / PEAK_WINDOW for i in windows), default=0.0)
     model = Figures(result.drain_seconds, peak / CAPACITY, result.throttled_share)
     return Comparison(measured.config, model, measured.figures(), elapsed)
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """What the stack costs beyond the rules: ``overhead`` seconds between two batches of one
+    execution (delete, receive, dispatch), and ``execution_wcu``, what one execution writes per second
+    of writing when its budget does not hold it back (8 threads' round trips to moto)."""
+
+    overhead: float
+    execution_wcu: float
+    batches: int
+
+
+def calibration_from(log: Path, batch_size: int) -> Calibration:
+    """From the "batch done" lines of a run with one execution (so they follow one another): the median
+    gap after a full batch before the next one starts, and units over seconds of the full batches that
+    took longer than their budget allowed (their round trips held them back; none: no limit found)."""
+    rows = []
+    for line in log.read_text(errors="replace").splitlines():
+        if '"batch done"' not in line:
+            continue
+        try:
+            entry = jsonio.loads(line)
+            end = dt.datetime.strptime(entry["timestamp"], "%Y-%m-%d %H:%M:%S,%f%z").timestamp()
+            rows.append(
+                (end - entry["seconds"], end, entry["dynamodb"]["units"], entry["share_wcu_s"], entry["messages"])
+            )
+        except (ValueError, KeyError, TypeError):
+            continue
+    rows.sort()
+    full = [(row, after) for row, after in itertools.pairwise(rows) if row[4] >= batch_size]
+    if not full:
+        return Calibration(math.nan, math.nan, 0)
+    gaps = [after[0] - row[1] for row, after in full]
+    slow = [row for row, _ in full if row[3] > 0 and row[1] - row[0] > LATENCY_BOUND * row[2] / row[3]]
+    seconds = sum(row[1] - row[0] for row in slow)
+    return Calibration(statistics.median(gaps), sum(row[2] for row in slow) / seconds if slow else math.inf, len(full))
+
+
+def calibrate(args: argparse.Namespace) -> Calibration:
+    """Run the calibration configuration (or, with --replay, read its saved log)."""
+    log = args.run_dir / CALIBRATION.name / "writer.log"
+    if not args.replay:
+        print(f"running {CALIBRATION.name} on the local stack (calibration) ...", file=sys.stderr, flush=True)
+        run_config(CALIBRATION, args)
+    found = calibration_from(log, CALIBRATION.batch_size) if log.exists() else Calibration(math.nan, math.nan, 0)
+    overhead = args.overhead if args.overhead is not None else found.overhead
+    wcu = args.execution_wcu if args.execution_wcu is not None else found.execution_wcu
+    return Calibration(overhead, wcu, found.batches)
 
 
 def render(comparisons: Sequence[Comparison]) -> list[str]:
@@ -238,14 +320,27 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--base-port", type=int, default=4640, help="moto; meter +1, control +2.")
     parser.add_argument("--api-port", type=int, default=8140)
     parser.add_argument("--run-dir", type=Path, default=Path("runs/model-check"))
-    parser.add_argument("--overhead", type=float, default=INVOCATION_OVERHEAD, help="Seconds per batch (calibrated).")
+    parser.add_argument("--overhead", type=float, default=None, help="Seconds between batches (default: calibrated).")
+    parser.add_argument(
+        "--execution-wcu", type=float, default=None, help="One execution's WCU/s (default: calibrated)."
+    )
     parser.add_argument("--replay", action="store_true", help="Compare again with the runs saved in --run-dir.")
+    parser.add_argument("--calibrate", action="store_true", help="Only calibrate, print the figures.")
     parser.add_argument("--json", action="store_true")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    try:
+        calibration = calibrate(args)
+    except StartupError as error:
+        print(f"cannot start the local stack: {error}", file=sys.stderr)
+        return 2
+    print(f"calibration: {calibration.overhead:.3f} s between batches, one execution writes "
+          f"{calibration.execution_wcu:.1f} WCU/s ({calibration.batches} full batches)", flush=True)  # fmt: skip
+    if args.calibrate or not math.isfinite(calibration.overhead + calibration.execution_wcu):
+        return 0 if math.isfinite(calibration.overhead + calibration.execution_wcu) else 2
     configs = [c for c in CONFIGS if not args.only or c.name in args.only]
     comparisons = []
     for config in configs:
@@ -262,7 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             except StartupError as error:
                 print(f"cannot start the local stack: {error}", file=sys.stderr)
                 return 2
-        comparisons.append(compare(measured, args.overhead))
+        comparisons.append(compare(measured, calibration))
     if args.json:
         print(json.dumps([{"config": asdict(c.config), "model": asdict(c.model), "measured": asdict(c.measured),
                            "ok": c.ok} for c in comparisons], indent=2))  # fmt: skip

@@ -224,7 +224,7 @@ def batch_size_for(write_rate: float, concurrency: int, assumptions: Assumptions
 class ModelOptions:
     """What the simulation needs beyond the closed form's assumptions."""
 
-    share_mode: str = "static"
+    share_mode: str = "live"
     invocation_overhead: float = DEFAULT_INVOCATION_OVERHEAD
     auto_scaling: tuple[int, int] | None = None  # a provisioned table scaled between these WCU
     start: dt.datetime | None = None  # wall time of the profile's time 0 (printing only)
@@ -329,7 +329,7 @@ def _setting(
 
 def _model_assumptions(options: ModelOptions) -> list[str]:
     return [
-        f"simulated (nicelist.model): SQS oldest-first, Lambda's poller ramp (5 batches, +300 a minute), "
+        f"simulated (nicelist.model): SQS oldest-first, Lambda's poller ramp (5 batches, +300 a minute, to 1,250), "
         f"{options.invocation_overhead:g} s per invocation (--invocation-overhead), share {options.share_mode} "
         "(--share-mode), DynamoDB burst credit, partitions, on-demand doubling, auto scaling",
     ]
@@ -489,8 +489,8 @@ def _lines(plan: Plan) -> list[str]:
     default=None,
     help="A price table (TOML, the keys of nicelist/prices.toml) for the drain's cost.",
 )
-@click.option("--share-mode", type=click.Choice(["static", "running"]), default="static", show_default=True,
-              help="Writers split W by C (static) or by the executions running (running).")  # fmt: skip
+@click.option("--share-mode", type=click.Choice(["live", "static"]), default="live", show_default=True,
+              help="Split W by the executions running (live, the writer's default) or by C.")  # fmt: skip
 @click.option("--invocation-overhead", type=click.FloatRange(min=0), default=DEFAULT_INVOCATION_OVERHEAD,
               show_default=True, help="Seconds per batch beyond its writes (poll, invoke, delete).")  # fmt: skip
 @click.option("--chart", type=click.Path(dir_okay=False, path_type=Path), default=None,

@@ -8,8 +8,10 @@ hour in the table's region, quiet at night, the surge in the evening.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +39,14 @@ class Profile:
     starts: tuple[float, ...] = ()
     rates: tuple[float, ...] = ()
     end: float = 0.0
+    per_message: tuple[float, ...] = ()  # updates per message in each segment; () = the writer's figure
+
+    def packing(self, time: float) -> float | None:
+        """Updates per message of what arrives at ``time``, when the profile says."""
+        if not self.per_message:
+            return None
+        index = bisect.bisect_right(self.starts, time) - 1
+        return self.per_message[max(0, min(index, len(self.per_message) - 1))]
 
     def arrived_before(self, time: float) -> float:
         """A(time⁻): the backlog counts from time 0 on, arrivals up to ``time``."""
@@ -66,7 +76,8 @@ class Profile:
 
     def scaled(self, factor: float) -> Profile:
         """The same shape, ``factor`` times the updates (the "spike twice as big" question)."""
-        return Profile(self.backlog * factor, self.starts, tuple(r * factor for r in self.rates), self.end)
+        rates = tuple(r * factor for r in self.rates)
+        return Profile(self.backlog * factor, self.starts, rates, self.end, self.per_message)
 
 
 def december_23(total: float = DECEMBER_23_UPDATES, hourly: tuple[float, ...] = DECEMBER_23_HOURLY) -> Profile:
@@ -76,14 +87,19 @@ def december_23(total: float = DECEMBER_23_UPDATES, hourly: tuple[float, ...] = 
     return Profile(0.0, tuple(3600.0 * h for h in range(len(hourly))), rates, 3600.0 * len(hourly))
 
 
-def from_counts(per_second: dict[int, int], start: int) -> Profile:
-    """A profile from counts per epoch second (what a local run accepted), time 0 at ``start``."""
+def from_counts(per_second: dict[int, int], start: int, packing: Callable[[int], float] | None = None) -> Profile:
+    """A profile from counts per epoch second (what a local run accepted), time 0 at ``start``;
+    ``packing(second)``: the updates per message of that second."""
     if not per_second:
         return Profile()
-    last = max(per_second)
-    seconds = range(start, last + 1)
-    return Profile(0.0, tuple(float(s - start) for s in seconds), tuple(float(per_second.get(s, 0)) for s in seconds),
-                   float(last + 1 - start))  # fmt: skip
+    seconds = range(start, max(per_second) + 1)
+    return Profile(
+        0.0,
+        tuple(float(s - start) for s in seconds),
+        tuple(float(per_second.get(s, 0)) for s in seconds),
+        float(len(seconds)),
+        tuple(packing(s) for s in seconds) if packing else (),
+    )
 
 
 def read_arrivals(path: Path, backlog: float = 0.0) -> Profile:

@@ -24,7 +24,7 @@ from nicelist.model.arrivals import Profile
 from nicelist.model.dynamodb import Table, TableSpec
 from nicelist.model.mapping import Mapping
 from nicelist.model.sqs import RECEIVE_MAX_MESSAGES, Cohort, Queue, return_backoff
-from nicelist.model.writer import WriterSpec, aimd, execution_rate
+from nicelist.model.writer import JOIN_SECONDS, LEASE_SECONDS, WriterSpec, aimd, execution_rate, lost_to_overhead
 
 DEFER_UPDATES_PER_MESSAGE = 1000  # contract.envelope's max_updates_per_envelope for deferrals
 RETURN_BACKOFF_BASE = 2.0
@@ -120,8 +120,11 @@ class _Loop:
         self.messages = np.zeros(n)
         self.receives = np.zeros(n, dtype=int)
         self.busy = np.zeros(n, dtype=bool)
+        self.idle_since = np.full(n, -math.inf)  # when each lane's last batch ended (-inf: never ran)
         self.fraction = 1.0
-        self.level = 0
+        self.ramp = scenario.mapping.start(0.0)
+        self.level = scenario.mapping.running(self.ramp)
+        self._received: int | None = None  # messages the last tick's receives brought (None: no receive)
         self.series = Series()
         self.totals = {"units": 0.0, "throttled": 0.0, "exec": 0.0, "wcu": 0.0, "deferred": 0.0}
         self.batches = 0
@@ -135,7 +138,8 @@ class _Loop:
             if now > s.horizon:
                 break
             arrived = s.profile.arrived_before(now + dt) - s.profile.arrived_before(now)
-            self.queue.arrive(now, arrived / s.writer.updates_per_message, arrived)
+            packing = s.profile.packing(now) or s.writer.updates_per_message
+            self.queue.arrive(now, arrived / packing, arrived)
             self.queue.release(now)
             self._ramp(now)
             self._tick(now)
@@ -147,16 +151,10 @@ class _Loop:
                       t["wcu"], self.queue.redriven_updates, t["deferred"])  # fmt: skip
 
     def _ramp(self, now: float) -> None:
-        """The mapping's level: set when messages first appear, then stepped each minute."""
-        mapping = self.s.mapping
-        if self.level == 0:
-            if self.queue.visible:
-                self.level, self._next_step = mapping.start, now + 60
-            return
-        if now >= self._next_step:
-            wanted = int(self.busy.sum() * self.group) + math.ceil(self.queue.visible_messages / self._batch_messages())
-            self.level = mapping.next_level(self.level, wanted)
-            self._next_step += 60
+        """The mapping's target, advanced by the receives of the last tick."""
+        self.ramp = self.s.mapping.advance(self.ramp, now, self._received)
+        self.level = self.s.mapping.running(self.ramp)
+        self._received = None
 
     def _batch_messages(self) -> int:
         """With no batching window the poller returns after one receive: at most 10 messages."""
@@ -171,7 +169,7 @@ class _Loop:
         offered = taken = 0.0
         running = round(self.busy.sum() * self.group)
         for _ in range(PASSES):
-            self._take(avail)
+            self._take(avail, now + dt)
             active = self.busy & (avail > _EPS)
             if not active.any():
                 break
@@ -187,15 +185,21 @@ class _Loop:
             self.last_write = now + dt
         self._record(now, offered, taken, running)
 
-    def _take(self, avail: np.ndarray) -> None:
+    def _take(self, avail: np.ndarray, end: float) -> None:
         writer, mapping, group = self.s.writer, self.s.mapping, self.group
         lanes = math.ceil(self.level / group - _EPS)
         free = np.flatnonzero(~self.busy[:lanes] & (avail[:lanes] > _EPS))
-        if not len(free) or not self.queue.visible:
+        if not len(free):
+            return
+        if not self.queue.visible:
+            self._received = self._received or 0  # an empty receive: the ramp steps down
             return
         size = self._batch_messages()
         rate = execution_rate(writer, max(1, int(self.busy.sum() * group)), 1.0)
-        batch_seconds = writer.invocation_overhead + size * writer.updates_per_message * writer.units_per_update / rate
+        head = self.queue.visible[0]
+        per_message = head.updates / head.messages if head.messages else writer.updates_per_message
+        overhead = lost_to_overhead(writer, rate)
+        batch_seconds = overhead + size * per_message * writer.units_per_update / rate
         fill = max(writer.usable_seconds, self.s.dt)  # a super-batch lasts about a timeout, or a tick if longer
         batches = max(1, math.floor(fill / batch_seconds)) if batch_seconds < writer.usable_seconds else 1
         for i in free:
@@ -207,11 +211,20 @@ class _Loop:
             self.busy[i] = True
             self.rem[i] = self.start_units[i] = cohort.updates * writer.units_per_update
             self.left[i] = writer.usable_seconds * (math.ceil(count) if batches > 1 else 1)
-            self.wait[i] = writer.invocation_overhead * math.ceil(count) + (mapping.batching_window if partial else 0.0)
+            self.wait[i] = overhead * math.ceil(count) + (mapping.batching_window if partial else 0.0)
+            self.wait[i] += self._join(int(i), end - avail[i])
             self.born[i] = cohort.born
             self.messages[i] = cohort.messages
             self.receives[i] = cohort.receives
             self.batches += math.ceil(count * group)
+            self._received = (self._received or 0) + math.ceil(cohort.messages)
+
+    def _join(self, lane: int, now: float) -> float:
+        """Live share: a lane whose lease lapsed waits ``JOIN_SECONDS`` unless it is the only one running."""
+        if self.s.writer.share_mode != "live" or now - self.idle_since[lane] <= LEASE_SECONDS:
+            return 0.0
+        others = int(self.busy.sum()) - 1
+        return JOIN_SECONDS if others > 0 else 0.0
 
     def _write(self, active: np.ndarray, avail: np.ndarray, allowance: float) -> tuple[float, float]:
         """Each active lane spends its time left in the tick: overhead first, then writes at its rate."""
@@ -253,6 +266,7 @@ class _Loop:
             self._deadline(int(i), now)
         done |= busy & (self.left <= _EPS)
         busy &= ~done
+        self.idle_since[done] = now
         self.rem[done] = 0.0
         self.wait[done] = 0.0
         self.born[done] = math.inf

@@ -1,9 +1,11 @@
 """The writer's rules, as the model applies them to a whole batch at a time (the code they come from:
 ``writer/pacing.py``, ``writer/ratelimit.py``, ``writer/defer.py``, ``writer/coalesce.py``).
 
-- Share: each execution spends ``share_of(W, C)`` WCU/s (``writer.pacing``), second by second; in
-  ``running`` mode (the fix for a mapping still ramping up) the executions that run split W among
-  themselves instead, never more than W in all.
+- Share: in ``static`` mode each execution spends ``share_of(W, C)`` WCU/s (``writer.pacing``), second
+  by second; in ``live`` mode (``writer/share.py``, the writer's default: the fix for a mapping still
+  ramping up) the executions that run split W among themselves, never more than W in all, and one
+  that starts while others run grants nothing for ``ShareRule().join_seconds`` (1.75 s) first; its
+  lease outlives a gap between two batches of up to ``lease_seconds`` (10 s).
 - AIMD: a throttled second cuts the fraction by ``AIMD_DECREASE`` (0.9, at most once a second, never
   below 0.05); a clean second grows it back by ``AIMD_INCREASE_PER_SECOND`` (0.3).
 - Deadline: a batch writes until the Lambda timeout minus ``deadline_margin_ms`` (4 s); an unwritten
@@ -13,8 +15,10 @@
   write units per update (``units_per_update``: BENCHMARKS.md's 1.375 on the demo's workload, or
   ``coalesced_units`` measured on a workload at a batch size).
 - Invocation overhead: each batch costs ``invocation_overhead`` seconds before its first write
-  (receive, invoke, parse, coalesce) and Lambda's own start; not documented by AWS, measured locally
-  by ``loadtests.model_check --calibrate``.
+  (delete, receive, invoke); not documented by AWS, measured locally by ``loadtests.model_check
+  --calibrate``. An execution paced by its share catches up ``write_burst_seconds`` (0.2 s) of it
+  after such a gap (``writer.ratelimit.SecondBudget``), so only the rest of the gap is lost; one
+  limited by its own round trips (``execution_wcu``) loses all of it.
 """
 
 from __future__ import annotations
@@ -29,10 +33,14 @@ from writer.coalesce import plan as coalesce
 from writer.items import state_item, track_item, write_units
 from writer.pacing import AIMD_DECREASE, AIMD_INCREASE_PER_SECOND, share_of
 from writer.settings import WriterSettings
+from writer.share import ShareRule, divisor
 
 AIMD_FLOOR = 0.05
 DEADLINE_MARGIN_SECONDS = float(WriterSettings.model_fields["deadline_margin_ms"].default) / 1000
 WRITTEN_AT = "2026-12-23T00:00:00.000000Z"
+WRITE_BURST_SECONDS = float(WriterSettings.model_fields["write_burst_seconds"].default)
+JOIN_SECONDS = ShareRule().join_seconds
+LEASE_SECONDS = ShareRule().lease_seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +52,8 @@ class WriterSpec:
     updates_per_message: float = 1.0
     execution_wcu: float = 500.0  # what one execution can spend at most (its threads' round trips)
     invocation_overhead: float = 0.1
-    share_mode: str = "static"  # "static": W / C; "running": W / executions running now
+    share_mode: str = "live"  # "static": W / C; "live": W / executions running now (writer/share.py)
+    burst_seconds: float = WRITE_BURST_SECONDS
 
     @property
     def usable_seconds(self) -> float:
@@ -53,8 +62,15 @@ class WriterSpec:
 
 def execution_rate(spec: WriterSpec, running: int, fraction: float) -> float:
     """WCU/s each running execution may spend now."""
-    executions = max(1, running) if spec.share_mode == "running" else spec.concurrency
+    executions = divisor(running, spec.concurrency) if spec.share_mode == "live" else spec.concurrency
     return min(share_of(spec.write_rate, executions) * fraction, spec.execution_wcu)
+
+
+def lost_to_overhead(spec: WriterSpec, rate: float) -> float:
+    """Seconds of writing one batch's overhead costs an execution spending ``rate`` WCU/s."""
+    if rate < spec.execution_wcu:
+        return max(0.0, spec.invocation_overhead - spec.burst_seconds)
+    return spec.invocation_overhead
 
 
 def aimd(fraction: float, throttled: bool, dt: float) -> float:

@@ -9,6 +9,7 @@ import pytest
 
 from contract.updates import parse_update
 from nicelist.local.meter.limiter import CapacityLimiter
+from nicelist.local.ramp import concurrency_after, parse_ramp
 from nicelist.model.arrivals import december_23, from_counts
 from nicelist.model.dynamodb import AutoScaling, Table, TableSpec, scaling_decision
 from nicelist.model.mapping import Mapping
@@ -63,19 +64,33 @@ def test_redrive_moves_a_cohort_received_max_receive_count_times() -> None:
     assert queue.visible_messages == 1
 
 
+def _ramped(mapping: Mapping, seconds: float) -> int:
+    state = mapping.advance(mapping.start(0.0), 0.0, received=10)  # messages appear at 0
+    return mapping.running(mapping.advance(state, seconds, received=None))
+
+
 def test_standard_mapping_starts_at_five_and_adds_300_a_minute_up_to_its_maximum() -> None:
     mapping = Mapping(maximum_concurrency=1000)
-    assert [mapping.concurrency(60 * m) for m in (0, 0.99, 1, 2, 3, 4)] == [5, 5, 305, 605, 905, 1000]
-    assert Mapping(maximum_concurrency=3).concurrency(0) == 3
+    assert [_ramped(mapping, s) for s in (0, 0.2, 30, 60, 120, 180, 240)] == [5, 6, 155, 305, 605, 905, 1000]
+    assert _ramped(Mapping(maximum_concurrency=3), 0) == 3
     assert Mapping(maximum_concurrency=50, reserved_concurrency=20).ceiling == 20
-    assert mapping.next_level(905, wanted=12) == 12 and mapping.next_level(905, wanted=1) == 5
+    assert Mapping(maximum_concurrency=5000).ceiling == 1250
+    state = mapping.advance(mapping.advance(mapping.start(0.0), 0.0, received=10), 60.0, received=0)
+    assert mapping.running(state) == 304  # an empty receive: one fewer
 
 
-def test_provisioned_mapping_starts_with_its_pollers_and_scales_three_times_faster() -> None:
-    mapping = Mapping(provisioned=True, maximum_concurrency=2, reserved_concurrency=5000, minimum_pollers=4)
-    assert mapping.concurrency(0) == 40  # maximum concurrency does not apply in provisioned mode
-    assert mapping.concurrency(60) == 940
+def test_provisioned_mapping_keeps_its_pollers_ready_and_adds_1000_a_minute() -> None:
+    mapping = Mapping(maximum_concurrency=5000, ramp=parse_ramp("provisioned:4:200"))
+    assert _ramped(mapping, 0) == 40
+    assert _ramped(mapping, 60) == 1040
     assert mapping.ceiling == 2000  # 200 pollers x 10
+
+
+def test_the_mapping_ramps_as_the_local_runtime_does() -> None:
+    ramp = parse_ramp("1:12", minute_seconds=60)
+    mapping = Mapping(maximum_concurrency=8, ramp=ramp)
+    for seconds in (0, 4.9, 5, 12, 60):
+        assert _ramped(mapping, seconds) == concurrency_after(ramp, seconds, 8)
 
 
 def test_provisioned_table_matches_the_meter_second_by_second() -> None:
@@ -140,12 +155,12 @@ def test_auto_scaled_table_gets_its_new_capacity_after_the_update() -> None:
 
 
 def test_share_is_w_over_c_or_over_the_running_ones_never_more_than_w() -> None:
-    spec = WriterSpec(write_rate=100, concurrency=10)
+    spec = WriterSpec(write_rate=100, concurrency=10, share_mode="static")
     assert execution_rate(spec, running=2, fraction=1.0) == 10
-    running = WriterSpec(write_rate=100, concurrency=10, share_mode="running")
+    running = WriterSpec(write_rate=100, concurrency=10, share_mode="live")
     assert execution_rate(running, running=2, fraction=1.0) == 50
-    for n in range(1, 11):
-        assert n * execution_rate(running, running=n, fraction=1.0) <= 100 + 1e-9
+    for n in range(1, 13):
+        assert min(n, 10) * execution_rate(running, running=n, fraction=1.0) <= 100 + 1e-9
     assert execution_rate(WriterSpec(1000, 1, execution_wcu=300), 1, 1.0) == 300
 
 
