@@ -23,6 +23,7 @@ from contract.delivery import (
 )
 from contract.names import StageNames
 from nicelist.alarms import AlarmThresholds, alarm_specs, ensure_alarms
+from nicelist.autoscaling import AutoScaling, AutoScalingError, ensure_autoscaling, scalable_target
 from nicelist.console import aws_errors, emit
 from nicelist.options import AwsTarget, aws_options
 from nicelist.resources import (
@@ -50,6 +51,7 @@ class Clients:
     sns: Any
     cloudwatch: Any
     ssm: Any
+    autoscaling: Any = None  # Application Auto Scaling: only `--autoscale` and a registered target need it
 
     @classmethod
     def create(
@@ -63,7 +65,7 @@ class Clients:
         session = session or boto3.Session(region_name=region)
         made = [
             session.client(service, endpoint_url=endpoint_url)
-            for service in ("sqs", "dynamodb", "sns", "cloudwatch", "ssm")
+            for service in ("sqs", "dynamodb", "sns", "cloudwatch", "ssm", "application-autoscaling")
         ]
         return cls(*made)
 
@@ -86,6 +88,7 @@ class ProvisionOptions:
     dlq_retention: int = 14 * DAY
     alarm_email: str | None = None
     thresholds: AlarmThresholds = field(default_factory=AlarmThresholds)
+    autoscale: AutoScaling | None = None  # register DynamoDB auto scaling of the table's WCU
 
     def __post_init__(self) -> None:
         problems = []
@@ -101,6 +104,8 @@ class ProvisionOptions:
             problems.append("write_rate must be > 0")
         if self.write_capacity < 1 or self.read_capacity < 1:
             problems.append("capacities must be >= 1")
+        if self.autoscale is not None and self.on_demand:
+            problems.append("--autoscale scales provisioned capacity: not with --on-demand")
         if problems:
             raise ProvisionError("; ".join(problems))
 
@@ -146,8 +151,10 @@ def provision_stage(stage: str, clients: Clients, options: ProvisionOptions | No
     table_arn, table_outcomes = ensure_table(
         clients.dynamodb,
         names.table,
-        TableCapacity(options.write_capacity, options.read_capacity, options.on_demand),
+        TableCapacity(_write_capacity(clients, names.table, options), options.read_capacity, options.on_demand),
     )
+    if options.autoscale is not None:
+        table_outcomes += ensure_autoscaling(clients.autoscaling, names.table, options.autoscale)
     topic_arn, topic_outcomes = ensure_topic(clients.sns, names.alarm_topic, options.alarm_email)
     specs = alarm_specs(names, topic_arn, options.thresholds)
     alarm_outcomes = [
@@ -170,6 +177,23 @@ def provision_stage(stage: str, clients: Clients, options: ProvisionOptions | No
         write_rate=rate,
         actions=[dlq_outcome, queue_outcome, *table_outcomes, *topic_outcomes, *alarm_outcomes, rate_outcome],
     )
+
+
+def _write_capacity(clients: Clients, table: str, options: ProvisionOptions) -> int:
+    """The WCU to provision. An auto-scaled table keeps the WCU auto scaling gave it (within its
+    bounds): re-provisioning must not undo a scale out in the middle of a peak."""
+    if options.on_demand or clients.autoscaling is None:
+        return options.write_capacity
+    try:
+        current = clients.dynamodb.describe_table(TableName=table)["Table"]
+    except clients.dynamodb.exceptions.ResourceNotFoundException:
+        return options.autoscale.clamp(options.write_capacity) if options.autoscale else options.write_capacity
+    registered = scalable_target(clients.autoscaling, table)
+    if options.autoscale is None and registered is None:
+        return options.write_capacity
+    bounds = options.autoscale or AutoScaling(int(registered["MinCapacity"]), int(registered["MaxCapacity"]))  # type: ignore[index]
+    wcu = (current.get("ProvisionedThroughput") or {}).get("WriteCapacityUnits") or options.write_capacity
+    return bounds.clamp(int(wcu))
 
 
 def _queue_attributes(options: ProvisionOptions, dlq_arn: str) -> dict[str, str]:
@@ -213,6 +237,12 @@ def _queue_attributes(options: ProvisionOptions, dlq_arn: str) -> dict[str, str]
     show_default=True,
     help="Receives before SQS moves a message to the DLQ.",
 )
+@click.option(
+    "--autoscale",
+    default=None,
+    metavar="MIN:MAX[:TARGET]",
+    help="DynamoDB auto scaling of the table's WCU between MIN and MAX, target utilisation TARGET % (70).",
+)
 @click.option("--alarm-email", default=None, help="Subscribe this address to the alarm topic.")
 @click.option(
     "--queue-age-alarm",
@@ -225,8 +255,10 @@ def _queue_attributes(options: ProvisionOptions, dlq_arn: str) -> dict[str, str]
 def provision_command(target: AwsTarget, as_json: bool, queue_age_alarm: int, **values: Any) -> None:
     """Create or repair the stage's queue, DLQ, table, alarm topic, alarms and write-rate parameter."""
     try:
+        autoscale = values.pop("autoscale")
+        values["autoscale"] = None if autoscale is None else AutoScaling.parse(autoscale)
         options = ProvisionOptions(thresholds=AlarmThresholds(queue_age_alarm), **values)
-    except ProvisionError as error:
+    except (ProvisionError, AutoScalingError) as error:
         raise click.UsageError(str(error)) from error
     with aws_errors():
         result = provision_stage(target.stage, Clients.for_target(target), options)

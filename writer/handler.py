@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from botocore.config import Config
 
 from contract.names import LazyQueueUrl, StageNames
-from writer.budget import BudgetParameters
+from writer.budget import BudgetParameters, TableCapacity
 from writer.defer import Deferrals
 from writer.dlq import DeadLetters
 from writer.observability import MetricUnit, logger, metrics
@@ -51,6 +51,8 @@ def build_deps(settings: WriterSettings | None = None, session: Any = None) -> W
         concurrency_parameter=settings.concurrency_parameter,
         concurrency_fallback=settings.concurrency,
         max_age=settings.write_rate_cache_seconds,
+        # write rate `auto`: W follows the table's capacity (DescribeTable, cached as long as W)
+        table=TableCapacity(dynamodb, settings.table, settings.write_rate_cache_seconds),
     )
     live = None
     if settings.share_mode == "live":  # W shared by the executions running now (writer/share.py)

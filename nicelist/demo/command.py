@@ -15,6 +15,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from nicelist.autoscaling import AutoScaling, AutoScalingError
 from nicelist.demo.chart import draw, series_for_chart
 from nicelist.demo.report import DemoReport
 from nicelist.demo.run import DemoOptions, Run, chart_path, run_buffered, run_direct
@@ -23,6 +24,8 @@ from nicelist.local.meter.core import DEFAULT_BURST_SECONDS
 from nicelist.local.processes import StartupError
 from nicelist.local.ramp import RampError, parse_ramp
 from nicelist.local.stack import LocalStack, StackConfig
+from nicelist.writerate import WRITE_RATE
+from writer.autorate import AutoRate, FixedRate
 
 DIRECT_STAGE = "local-direct"
 
@@ -30,7 +33,12 @@ DIRECT_STAGE = "local-direct"
 def _stack_options(function: Any) -> Any:
     options = [
         click.option("--capacity", default=100, show_default=True, help="The local table's write capacity (WCU/s)."),
-        click.option("--write-rate", type=float, default=None, help="Writers' budget W (default 0.97 x capacity)."),
+        click.option("--write-rate", type=WRITE_RATE, default=None,
+                     help="Writers' budget W, WCU/s, or auto[:F]: F x the table's capacity (default 0.97 x capacity)."),
+        click.option("--autoscale", type=AUTOSCALE, default=None, metavar="MIN:MAX[:TARGET]",
+                     help="DynamoDB auto scaling of the table (emulated by the meter); --capacity starts it."),
+        click.option("--time-factor", type=click.FloatRange(0, 600, min_open=True), default=1.0, show_default=True,
+                     help="Auto scaling only: one emulated minute every 60/F s (the meter's seconds stay real)."),
         click.option("--burst-seconds", type=click.FloatRange(min=0), default=DEFAULT_BURST_SECONDS,
                      show_default=True, help="The meter's burst credit, as DynamoDB's; 0: no second over capacity."),
         click.option("--concurrency", default=2, show_default=True, help="Writer executions (reserved = maximum)."),
@@ -52,10 +60,27 @@ def _stack_options(function: Any) -> Any:
     return function
 
 
+class _AutoScale(click.ParamType[AutoScaling]):
+    name = "MIN:MAX[:TARGET]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> AutoScaling:
+        try:
+            return value if isinstance(value, AutoScaling) else AutoScaling.parse(str(value))
+        except AutoScalingError as error:
+            self.fail(str(error), param, ctx)
+
+
+AUTOSCALE = _AutoScale()
+
+
 def _config(**values: Any) -> StackConfig:
+    rate = values["write_rate"]
     return StackConfig(
         capacity=values["capacity"],
-        write_rate=values["write_rate"],
+        write_rate=rate.wcu if isinstance(rate, FixedRate) else None,
+        auto_write_rate=rate if isinstance(rate, AutoRate) else None,
+        autoscale=values["autoscale"],
+        time_factor=values["time_factor"],
         burst_seconds=values["burst_seconds"],
         concurrency=values["concurrency"],
         batch_size=values["batch_size"],
@@ -92,6 +117,8 @@ def up(**values: Any) -> None:
             console.print(f"  metered DDB   {stack.dynamodb_url}/_meter/stats   (faults: /_meter/faults)")
             burst = f"{config.burst_seconds:g} s of burst credit" if config.burst_seconds else "strict, no burst"
             console.print(f"  table         {config.capacity} WCU/s, {burst}")
+            if config.autoscale is not None or config.auto_write_rate is not None:
+                console.print(f"  auto scaling  {_auto_line(config)}")
             runtime = stack.runtime
             if runtime is not None and runtime.control_url:
                 console.print(f"  writer tuning {runtime.control_url}   (nicelist tune --control-url …)")
@@ -104,6 +131,16 @@ def up(**values: Any) -> None:
                 stopped.wait()
     except StartupError as error:
         raise click.ClickException(str(error)) from None
+
+
+def _auto_line(config: StackConfig) -> str:
+    scaling = "none"
+    if config.autoscale is not None:
+        scaling = (
+            f"{config.autoscale.minimum}..{config.autoscale.maximum} WCU at {config.autoscale.target:g} %, "
+            f"one emulated minute every {60 / config.time_factor:g} s"
+        )
+    return f"{scaling}; write rate {config.auto_write_rate or config.budget}"
 
 
 def _print_health(console: Console, event: HealthEvent) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -28,6 +28,7 @@ from botocore.config import Config
 
 from contract.delivery import min_visibility_timeout
 from contract.names import StageNames
+from nicelist.autoscaling import AutoScaling
 from nicelist.local.config import RuntimeConfig, Tuning
 from nicelist.local.control import DEFAULT_CONTROL_PORT
 from nicelist.local.cutline import CutLine
@@ -46,6 +47,7 @@ from nicelist.local.ramp import parse_ramp
 from nicelist.local.runtime import WriterRuntime
 from nicelist.options import LOCAL_CREDENTIALS, LOCAL_REGION, local_session
 from nicelist.provision import Clients, ProvisionOptions, ProvisionResult, provision_stage
+from writer.autorate import AutoRate
 
 REGION = LOCAL_REGION
 # The writers' default budget as a share of the table's capacity: 3 % headroom for the jitter of
@@ -86,6 +88,10 @@ class StackConfig:
     # INITIAL:PER_MINUTE, each "minute" lasting poller_ramp_minute seconds (the time factor).
     poller_ramp: str = "off"
     poller_ramp_minute: float = 60.0
+    # -- auto scaling (docs/design.md, "The local stack"): the table scales, the writers follow --
+    autoscale: AutoScaling | None = None  # DynamoDB auto scaling of the stage's table, emulated by the meter
+    time_factor: float = 1.0  # the meter's auto scaling runs this much faster than real time
+    auto_write_rate: AutoRate | None = None  # the write-rate parameter says auto[:F] (W follows the table)
 
     @property
     def budget(self) -> float:
@@ -183,9 +189,18 @@ class LocalStack:
             write_rate=self.config.budget,
             writer_timeout=self.config.writer_timeout,
         )
-        self.provisioned = provision_stage(self.config.stage, clients, options)
+        self.provisioned = provision_stage(
+            self.config.stage, clients, replace(options, autoscale=self.config.autoscale)
+        )
         for stage in self.extra_stages:
             provision_stage(stage, clients, options)
+        if self.config.auto_write_rate is not None:  # write rate auto: the writers derive W from the table
+            clients.ssm.put_parameter(
+                Name=self.names.write_rate_parameter,
+                Value=str(self.config.auto_write_rate),
+                Type="String",
+                Overwrite=True,
+            )
         if self.config.cut_sqs_line:
             self.sqs_line = CutLine(self.config.host, self.config.moto_port, host=self.config.host).start()
         self._start_child("api", self._api_argv(), self.config.api_port, env=self._api_env())
@@ -271,7 +286,11 @@ class LocalStack:
             "--burst-seconds", f"{config.burst_seconds:g}",
         ]  # fmt: skip
         for stage in [config.stage, *self.extra_stages]:
+            if stage == config.stage and config.autoscale is not None:
+                continue  # auto-scaled: the meter enforces what the table states, as auto scaling changes it
             args += ["--capacity", f"{StageNames(stage).table}={config.capacity}"]
+        if config.autoscale is not None:
+            args += ["--autoscaling", "--time-factor", f"{config.time_factor:g}"]
         if not config.enforce:
             args.append("--no-enforce")
         return python_module("nicelist.local.meter", *args)

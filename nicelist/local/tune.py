@@ -19,7 +19,6 @@ from contract.names import StageNames
 from nicelist.local.control import DEFAULT_CONTROL_URL, ControlError, request
 from nicelist.local.stack import StackConfig
 from nicelist.options import AwsTarget
-from nicelist.resources import format_rate
 from nicelist.tuning.aws import (
     DEFAULT_CACHE_SECONDS,
     backlog,
@@ -27,9 +26,11 @@ from nicelist.tuning.aws import (
     put_parameter,
     queue_attributes,
     table_capacity,
+    with_write_rate,
 )
 from nicelist.tuning.model import LiveStage, StageFacts, StageTuning, StageUnavailable
 from nicelist.tuning.order import Step
+from nicelist.writerate import parameter_text, table_throughput
 
 # The runtime's names for the values a deployed stage keeps on the function and its mapping.
 RUNTIME_NAMES = {
@@ -68,22 +69,23 @@ class LocalStage:
     def read(self) -> LiveStage:
         runtime = self._runtime()
         shared_by = parameter(self._ssm, self.names.writer_concurrency_parameter)
-        rate = parameter(self._ssm, self.names.write_rate_parameter)
         queue = queue_attributes(self._sqs, self.names.queue)
         tuning = StageTuning(
             reserved=runtime["reserved_concurrency"],
             maximum=runtime["maximum_concurrency"],
             writer_concurrency=None if shared_by is None else int(shared_by),
-            write_rate=None if rate is None else float(rate),
             batch_size=runtime["batch_size"],
             batching_window=float(runtime["batching_window_seconds"]),
         )
+        throughput = table_throughput(self._dynamodb, self.names.table)
+        tuning = with_write_rate(tuning, parameter(self._ssm, self.names.write_rate_parameter), throughput)
         facts = StageFacts(
             stage=self.stage,
             deployed=False,
             writer_timeout=LOCAL_WRITER_TIMEOUT,
             cache_seconds=DEFAULT_CACHE_SECONDS,
             table_capacity=table_capacity(self._dynamodb, self.names.table),
+            table_ceiling=None if throughput is None else throughput.ceiling,
             visibility_timeout=int(queue["VisibilityTimeout"]) if queue else None,
             backlog=backlog(queue),
         )
@@ -110,7 +112,7 @@ class LocalStage:
 
     def apply(self, step: Step) -> None:
         if step.action == "write-rate":
-            put_parameter(self._ssm, self.names.write_rate_parameter, format_rate(float(step.after)))
+            put_parameter(self._ssm, self.names.write_rate_parameter, parameter_text(step.after))
         elif step.action == "writer-concurrency":
             put_parameter(self._ssm, self.names.writer_concurrency_parameter, str(step.after))
         elif step.action == "runtime":

@@ -6,6 +6,7 @@ with moto (tests/functional/test_deploy.py shows how)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -16,9 +17,11 @@ from nicelist.console import error_code
 from nicelist.mapping import find_mappings, reserved_concurrency
 from nicelist.options import AwsTarget
 from nicelist.rate import table_write_capacity
-from nicelist.resources import find_queue_url, format_rate
+from nicelist.resources import find_queue_url
 from nicelist.tuning.model import LiveStage, Pollers, StageFacts, StageTuning, StageUnavailable
 from nicelist.tuning.order import Step
+from nicelist.writerate import parameter_text, read_write_rate, table_throughput
+from writer.autorate import TableThroughput
 from writer.settings import WriterSettings
 
 # How long a writer keeps W and C before re-reading them, unless its environment says otherwise.
@@ -119,10 +122,11 @@ class AwsStage:
             maximum=(mapping.get("ScalingConfig") or {}).get("MaximumConcurrency"),
             pollers=_pollers(mapping),
             writer_concurrency=self._writer_concurrency(variables),
-            write_rate=_number(parameter(self._ssm, self.names.write_rate_parameter)),
             batch_size=mapping.get("BatchSize"),
             batching_window=mapping.get("MaximumBatchingWindowInSeconds", 0) if mapping else None,
         )
+        throughput = table_throughput(self._dynamodb, self.names.table)
+        tuning = with_write_rate(tuning, parameter(self._ssm, self.names.write_rate_parameter), throughput)
         cache = _number(variables.get("NICELIST_WRITE_RATE_CACHE_SECONDS"))
         facts = StageFacts(
             stage=self.stage,
@@ -130,6 +134,7 @@ class AwsStage:
             writer_timeout=int(configuration["Timeout"]),
             cache_seconds=DEFAULT_CACHE_SECONDS if cache is None else cache,
             table_capacity=table_capacity(self._dynamodb, self.names.table),
+            table_ceiling=None if throughput is None else throughput.ceiling,
             visibility_timeout=int(queue["VisibilityTimeout"]) if queue else None,
             backlog=backlog(queue),
             mapping_ids=tuple(m["UUID"] for m in mappings),
@@ -148,7 +153,7 @@ class AwsStage:
 
     def apply(self, step: Step) -> None:
         if step.action == "write-rate":
-            put_parameter(self._ssm, self.names.write_rate_parameter, format_rate(float(step.after)))
+            put_parameter(self._ssm, self.names.write_rate_parameter, parameter_text(step.after))
         elif step.action == "writer-concurrency":
             put_parameter(self._ssm, self.names.writer_concurrency_parameter, str(step.after))
         elif step.action == "reserved":
@@ -161,6 +166,12 @@ class AwsStage:
             self._lambda.update_event_source_mapping(UUID=self._mapping_id, **mapping_arguments(step.after))
         else:
             raise ValueError(f"unknown step {step.action!r}")
+
+
+def with_write_rate(tuning: StageTuning, text: str | None, throughput: TableThroughput | None) -> StageTuning:
+    """The tuning with W (and the auto fraction) as the parameter's text gives them (``nicelist.writerate``)."""
+    rate, fraction = read_write_rate(text, throughput)
+    return dataclasses.replace(tuning, write_rate=rate, write_rate_auto=fraction)
 
 
 def mapping_arguments(after: dict[str, Any]) -> dict[str, Any]:

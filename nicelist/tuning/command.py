@@ -32,10 +32,13 @@ from nicelist.tuning.model import (
     TuneError,
     TuneRequest,
     request_errors,
+    resolve_auto_rate,
     target_of,
 )
 from nicelist.tuning.order import Backend, Step, execute, plan_steps
 from nicelist.tuning.rules import tuning_findings
+from nicelist.writerate import WRITE_RATE, shown
+from writer.autorate import AutoRate, FixedRate
 
 READ_BACK_ATTEMPTS = 5  # a mapping being updated may answer with its old values for a few seconds
 READ_BACK_INTERVAL = 2.0
@@ -47,6 +50,7 @@ _LABELS = {
     "write_rate": "write rate (W, WCU/s)",
     "batch_size": "batch size",
     "batching_window": "batching window (s)",
+    "write_rate_auto": "write rate auto (F)",
 }
 
 
@@ -58,11 +62,13 @@ def backend_for(target: AwsTarget, control_url: str) -> AwsStage | LocalStage:
 def request_from(values: dict[str, Any]) -> TuneRequest:
     """The request the options (or ``--plan FILE``) make."""
     pollers_text = values["pollers"]
+    rate = values["write_rate"]  # FixedRate | AutoRate | None (nicelist.writerate.WRITE_RATE)
     request = TuneRequest(
         concurrency=values["concurrency"],
         reserved=values["reserved_concurrency"],
         unreserved=values["unreserved"],
-        write_rate=values["write_rate"],
+        write_rate=rate.wcu if isinstance(rate, FixedRate) else None,
+        write_rate_auto=rate.fraction if isinstance(rate, AutoRate) else None,
         batch_size=values["batch_size"],
         batching_window=values["batching_window"],
         pollers=None if pollers_text in (None, "off") else Pollers.parse(pollers_text),
@@ -107,6 +113,13 @@ def read_back(
     raise AssertionError("unreachable")
 
 
+def _shown(values: dict[str, Any], name: str) -> str:
+    """One value as printed; W in auto mode as ``auto (0.95 x 400 WCU = 380)``."""
+    if name == "write_rate" and values.get("write_rate_auto") is not None:
+        return shown(values["write_rate"], values["write_rate_auto"])
+    return _value(values[name])
+
+
 def _value(value: Any) -> str:
     if value is None:
         return "none"
@@ -116,7 +129,7 @@ def _value(value: Any) -> str:
 def comparison(before: StageTuning, after: StageTuning) -> list[str]:
     old, new = before.as_dict(), after.as_dict()
     return [
-        f"  {_LABELS[name]:<26} {_value(old[name])} -> {_value(new[name])}"
+        f"  {_LABELS[name]:<26} {_shown(old, name)} -> {_shown(new, name)}"
         + ("" if old[name] != new[name] else "  (unchanged)")
         for name in _LABELS
     ]
@@ -174,7 +187,7 @@ def run_tune(target: AwsTarget, values: dict[str, Any], sleep: Callable[[float],
     if request.empty and not values["persist"]:
         _show(live, values)
         return
-    wanted = target_of(live.tuning, request)
+    wanted = resolve_auto_rate(target_of(live.tuning, request), live.facts)
     refused = tuning_findings(wanted, live.facts, force=values["force"])
     if refused:
         lines = [f"refused: {finding.line()}" for finding in refused]
@@ -202,7 +215,8 @@ def _show(live: LiveStage, values: dict[str, Any]) -> None:
     findings = tuning_findings(live.tuning, live.facts)
     drain = drain_estimate(live, values["mix"])
     lines = [f"stage {live.facts.stage}:"]
-    lines += [f"  {_LABELS[name]:<26} {_value(value)}" for name, value in live.tuning.as_dict().items()]
+    tuning = live.tuning.as_dict()
+    lines += [f"  {_LABELS[name]:<26} {_shown(tuning, name)}" for name in tuning]
     lines += [drain["line"], *[f"PROBLEM {finding.line()}" for finding in findings]]
     data = {"stage": live.facts.stage, "tuning": live.tuning.as_dict(), "drain": drain}
     emit({**data, "findings": [f.as_dict() for f in findings]}, as_json=values["as_json"], lines=lines)
@@ -261,7 +275,12 @@ def _report(
     help="Reserved concurrency alone (>= the maximum; with --pollers, >= 10 x MAX).",
 )
 @click.option("--unreserved", is_flag=True, help="Local runtime only: remove its reserved concurrency.")
-@click.option("--write-rate", type=click.FloatRange(min=0, min_open=True), default=None, help="W, WCU/s.")
+@click.option(
+    "--write-rate",
+    type=WRITE_RATE,
+    default=None,
+    help="W, WCU/s; or auto[:F]: F (default 0.97) x the table's capacity, followed as auto scaling changes it.",
+)
 @click.option("--batch-size", type=click.IntRange(1, 10_000), default=None, help="Messages per invocation.")
 @click.option("--batching-window", type=click.FloatRange(0, 300), default=None, help="Seconds to gather a batch.")
 @click.option(

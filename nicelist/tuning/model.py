@@ -46,9 +46,10 @@ class StageTuning:
     maximum: int | None = None  # the mapping's ScalingConfig.MaximumConcurrency
     pollers: Pollers | None = None  # the mapping's ProvisionedPollerConfig
     writer_concurrency: int | None = None  # C: what the writers divide W by
-    write_rate: float | None = None  # W, WCU/s for the whole table
+    write_rate: float | None = None  # W, WCU/s for the whole table (in auto mode: as the writers derive it)
     batch_size: int | None = None
     batching_window: float | None = None
+    write_rate_auto: float | None = None  # the parameter says auto:F (W follows the table); None: W is a number
 
     @property
     def executions(self) -> int | None:
@@ -75,6 +76,7 @@ class StageFacts:
     writer_timeout: int  # seconds
     cache_seconds: float  # how long a writer keeps W and C before re-reading them
     table_capacity: int | None = None  # provisioned WCU; None: on-demand or no table
+    table_ceiling: int | None = None  # what auto mode multiplies by (writer.autorate): WCU, or on-demand's
     visibility_timeout: int | None = None
     backlog: int | None = None  # messages visible + in flight
     mapping_ids: tuple[str, ...] = ()
@@ -104,6 +106,7 @@ class TuneRequest:
     batching_window: float | None = None
     pollers: Pollers | None = None
     pollers_off: bool = False
+    write_rate_auto: float | None = None  # --write-rate auto[:F]: the fraction
 
     @property
     def empty(self) -> bool:
@@ -133,6 +136,14 @@ def request_errors(request: TuneRequest, live: LiveStage) -> list[str]:
     return errors
 
 
+def resolve_auto_rate(tuning: StageTuning, facts: StageFacts) -> StageTuning:
+    """In auto mode, W is the fraction of the table's ceiling (``writer.autorate``), as the writers compute it."""
+    if tuning.write_rate_auto is None:
+        return tuning
+    rate = None if facts.table_ceiling is None else tuning.write_rate_auto * facts.table_ceiling
+    return dataclasses.replace(tuning, write_rate=rate)
+
+
 def _given(value: Any, fallback: Any) -> Any:
     return fallback if value is None else value
 
@@ -152,4 +163,8 @@ def target_of(live: StageTuning, request: TuneRequest) -> StageTuning:
         batch_size=_given(request.batch_size, live.batch_size),
         batching_window=_given(request.batching_window, live.batching_window),
     )
+    if request.write_rate is not None:  # a number ends auto mode
+        target = dataclasses.replace(target, write_rate_auto=None)
+    if request.write_rate_auto is not None:  # W as the writers will derive it: resolve_auto_rate
+        target = dataclasses.replace(target, write_rate_auto=request.write_rate_auto)
     return dataclasses.replace(target, writer_concurrency=_given(target.executions, live.writer_concurrency))

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from nicelist.tuning.model import LiveStage, StageTuning
+from nicelist.writerate import auto_text
 
 MAPPING_FIELDS = ("maximum", "pollers", "batch_size", "batching_window")
 
@@ -94,8 +95,9 @@ def peak_executions(live: StageTuning, target: StageTuning) -> int:
 def plan_steps(live: StageTuning, target: StageTuning, settle_seconds: float) -> list[Step]:
     """The changes from ``live`` to ``target``, in the order that keeps both invariants."""
     steps = []
-    if _down(live.write_rate, target.write_rate):
-        steps.append(Step("write-rate", live.write_rate, target.write_rate, "lowered first: spend less sooner"))
+    rate_changes = _rate_value(live) != _rate_value(target)
+    if rate_changes and _down(live.write_rate, target.write_rate):
+        steps.append(Step("write-rate", _rate_value(live), _rate_value(target), "lowered first: spend less sooner"))
     divisor = max(target.writer_concurrency or 0, peak_executions(live, target)) or target.writer_concurrency
     steps += _raise_divisor(live, divisor, peak_executions(live, target), settle_seconds)
     if _reserved_up(live.reserved, target.reserved):
@@ -111,9 +113,14 @@ def plan_steps(live: StageTuning, target: StageTuning, settle_seconds: float) ->
     if _down(current, target.writer_concurrency):
         why = "lowered last, once fewer executions may run: a writer still on the old C only underspends"
         steps.append(Step("writer-concurrency", current, target.writer_concurrency, why))
-    if _up(live.write_rate, target.write_rate):
-        steps.append(Step("write-rate", live.write_rate, target.write_rate, "raised last, once the rest holds"))
+    if rate_changes and not _down(live.write_rate, target.write_rate) and _rate_value(target) is not None:
+        steps.append(Step("write-rate", _rate_value(live), _rate_value(target), "raised last, once the rest holds"))
     return steps
+
+
+def _rate_value(tuning: StageTuning) -> float | str | None:
+    """What the write-rate parameter holds: W, or ``auto[:F]`` (its W follows the table)."""
+    return tuning.write_rate if tuning.write_rate_auto is None else auto_text(tuning.write_rate_auto)
 
 
 def _raise_divisor(live: StageTuning, divisor: int | None, peak: int, settle_seconds: float) -> list[Step]:

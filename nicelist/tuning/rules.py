@@ -180,6 +180,8 @@ def _writer_concurrency(tuning: StageTuning, facts: StageFacts) -> list[Finding]
 def _write_rate(tuning: StageTuning, facts: StageFacts, force: bool) -> list[Finding]:
     names = StageNames(facts.stage)
     rate, capacity = tuning.write_rate, facts.table_capacity
+    if tuning.write_rate_auto is not None:  # auto: a fraction (at most 1) of what the table states
+        return []
     if rate is None:
         return [
             Finding(

@@ -230,6 +230,7 @@ def test_tune_without_options_shows_the_stage(stage: Clients) -> None:
         "write_rate": 100.0,
         "batch_size": 10,
         "batching_window": 0,
+        "write_rate_auto": None,
     }
     assert shown["findings"] == []
 

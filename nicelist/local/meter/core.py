@@ -73,6 +73,15 @@ class Admission:
         return not any(self.admitted)
 
 
+def _capacity_during(changes: Sequence[tuple[float, int | None]], second: int) -> int | None:
+    """The highest capacity in force at any moment of ``second``, from ``(since, wcu)`` changes in
+    time order; None when it was unlimited (or unknown) at some moment of it."""
+    values = [wcu for since, wcu in changes if second < since < second + 1]
+    before = [wcu for since, wcu in changes if since <= second]
+    values.append(before[-1] if before else None)
+    return None if None in values else max(v for v in values if v is not None)
+
+
 def _by_table(charges: Iterable[Charge]) -> dict[str, int]:
     units: dict[str, int] = {}
     for charge in charges:
@@ -90,6 +99,9 @@ class _Table:
     partitions: list[CapacityLimiter] = field(default_factory=list)
     highest_wcu: int = 0  # the highest WCU it was provisioned with: its previous peak if made on-demand
     reasons: Counter[str] = field(default_factory=Counter)
+    # (since, WCU) each time the enforced capacity changed, and the auto scaling activities applied
+    capacities: list[tuple[float, int | None]] = field(default_factory=list)
+    activities: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Meter:
@@ -140,6 +152,30 @@ class Meter:
         with self._lock:
             self._state(spec.name).spec = spec
             self._apply(spec.name)
+
+    def rescale(self, spec: TableSpec, activity: dict[str, Any]) -> None:
+        """Auto scaling changed the table (``autoscaling``): what it now states is enforced, even over a
+        capacity set with ``--capacity`` / ``PUT /_meter/capacity`` (else the override would win)."""
+        with self._lock:
+            if spec.name in self._capacity and not spec.on_demand:
+                self._capacity[spec.name] = spec.write_capacity
+            state = self._state(spec.name)
+            state.spec = spec
+            state.activities.append(activity)
+            self._apply(spec.name)
+
+    def consumed(self, table: str, start: float, end: float) -> float:
+        """Mean accepted write units per second over the whole seconds in [start, end): what
+        ``ConsumedWriteCapacityUnits`` reports per minute, divided by the seconds."""
+        with self._lock:
+            ledger = self._ledgers.get(table)
+            first, last = math.floor(start), math.floor(end)
+            if last <= first:
+                return 0.0
+            if ledger is None:
+                return 0.0
+            units = sum(counts.units for second, counts in ledger.seconds.items() if first <= second < last)
+            return units / (last - first)
 
     def forget(self, table: str) -> None:
         """The table was deleted: its limits go (its recorded seconds stay until ``reset``)."""
@@ -218,7 +254,9 @@ class Meter:
             now = self._clock()
             empty = TableLedger(self._retention)
             tables = {
-                table: {**self._limits(table, now), **self._ledgers.get(table, empty).as_dict(now, last_seconds)}
+                table: self._with_capacities(
+                    table, {**self._limits(table, now), **self._ledgers.get(table, empty).as_dict(now, last_seconds)}
+                )
                 for table in sorted(self._ledgers.keys() | self._capacity.keys() | self._learned())
             }
             return {
@@ -254,6 +292,16 @@ class Meter:
             "throttle_reasons": dict(state.reasons),
         }
 
+    def _with_capacities(self, table: str, reading: dict[str, Any]) -> dict[str, Any]:
+        """Each second of the series gets ``capacity``: the highest WCU in force during it (None:
+        unlimited or on-demand), so a reader can check every second against the capacity of then."""
+        state = self._tables.get(table)
+        changes = state.capacities if state is not None else []
+        for entry in reading["series"]:
+            entry["capacity"] = _capacity_during(changes, entry["second"])
+        reading["scaling_activities"] = list(state.activities) if state is not None else []
+        return reading
+
     def _capacity_of(self, table: str) -> int | None:
         if table in self._capacity:
             return self._capacity[table]
@@ -284,11 +332,18 @@ class Meter:
                 peak = max(ON_DEMAND_INITIAL_PEAK_WRU, state.highest_wcu // 2)
                 state.on_demand = OnDemandLimiter(self._clock, spec.max_write_units, previous_peak=peak)
             state.on_demand.max_units = spec.max_write_units
+            self._note_capacity(state, None)
             return
         state.on_demand = None
         wcu = self._capacity_of(table)
+        self._note_capacity(state, wcu)
         state.limiter.set_capacity(wcu)
         state.highest_wcu = max(state.highest_wcu, wcu or 0)
+
+    def _note_capacity(self, state: _Table, wcu: int | None) -> None:
+        if not state.capacities or state.capacities[-1][1] != wcu:
+            state.capacities.append((self._clock(), wcu))
+            del state.capacities[: -self._retention]  # bounded: the series never reaches further back
 
     def _partition_count(self, state: _Table, now: float) -> int:
         if state.spec is None or state.spec.hash_key is None:
