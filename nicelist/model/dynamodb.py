@@ -10,13 +10,11 @@ auto scaling, which the meter does not run.
 - On-demand: double the previous peak at once, the peak counting once it is 30 minutes old, starting
   from 2,000 (4,000 WRU/s for a new table) or half the warm throughput; never past
   ``MaxWriteRequestUnits`` ("On-demand capacity mode", "DynamoDB maximum throughput").
-- Auto scaling ("Managing throughput capacity automatically with DynamoDB auto scaling" and the
-  knowledge-centre article "Why isn't DynamoDB auto scaling working?"): a target-tracking policy on
-  consumed WCU; it scales out once consumption stays above the target utilization for 2 consecutive
-  minutes, to consumed / target, and in once it stays 20 points below the target for 15 consecutive
-  minutes; the new capacity takes ``update_seconds`` to apply (UpdateTable: the table stays ACTIVE
-  and keeps its old capacity meanwhile). Cooldowns default to 0 for DynamoDB (Application Auto
-  Scaling, "Target tracking scaling policies").
+- Auto scaling: the meter's own rule, reused (``nicelist.local.meter.autoscaling.TargetTracking``,
+  with its sources): per minute of consumed WCU, out after 2 minutes above the target utilization, in
+  after 15 minutes 20 points below it, to ``ceil(consumed / target)`` within the bounds, cooldowns
+  (0 by default for DynamoDB). The new capacity applies after ``update_seconds`` (0, as the meter
+  does; a real UpdateTable keeps the old capacity for the minutes it takes: raise it to see that).
 """
 
 from __future__ import annotations
@@ -25,6 +23,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
+from nicelist.local.meter.autoscaling import ScalingPolicy, TargetTracking
 from nicelist.local.meter.tables import (
     BURST_SECONDS,
     ON_DEMAND_INITIAL_PEAK_WRU,
@@ -33,19 +32,20 @@ from nicelist.local.meter.tables import (
     provisioned_partitions,
 )
 
-SCALE_OUT_MINUTES = 2
-SCALE_IN_MINUTES = 15
-SCALE_IN_MARGIN = 0.20
-
 
 @dataclass(frozen=True, slots=True)
 class AutoScaling:
     minimum: int
     maximum: int
     target: float = 0.70  # target utilization (the console's default)
-    update_seconds: float = 60.0  # not documented as a number: an assumption, see the README
+    update_seconds: float = 0.0  # from the decision to the new capacity (the meter: at once)
     scale_out_cooldown: float = 0.0
     scale_in_cooldown: float = 0.0
+
+    @property
+    def policy(self) -> ScalingPolicy:
+        return ScalingPolicy(self.minimum, self.maximum, self.target * 100, self.scale_out_cooldown,
+                             self.scale_in_cooldown)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +71,10 @@ class Table:
     credit: float = 0.0
     _peak: float = 0.0
     _recent: deque[tuple[float, float]] = field(default_factory=deque)
-    _minutes: list[float] = field(default_factory=list)  # consumed per completed minute
+    _tracking: TargetTracking = field(default_factory=TargetTracking)
     _minute_units: float = 0.0
     _minute_end: float = 60.0
     _pending: tuple[float, float] | None = None  # (applies at, new capacity)
-    _last_scale: float = -math.inf
 
     def __post_init__(self) -> None:
         spec = self.spec
@@ -140,29 +139,14 @@ class Table:
         """Per-minute consumption, and the auto scaling decision at each minute's end."""
         self._minute_units += units
         while end >= self._minute_end - 1e-9:
-            self._minutes.append(self._minute_units / 60)
+            self._scale(self._minute_end, self._minute_units / 60)
             self._minute_units = 0.0
-            self._scale(self._minute_end)
             self._minute_end += 60.0
 
-    def _scale(self, now: float) -> None:
+    def _scale(self, now: float, consumed: float) -> None:
         policy = self.spec.autoscaling
-        if policy is None or self.spec.on_demand or self._pending is not None:
+        if policy is None or self.spec.on_demand:
             return
-        wanted = scaling_decision(self._minutes, self.capacity, policy)
-        cooldown = policy.scale_out_cooldown if wanted and wanted > self.capacity else policy.scale_in_cooldown
-        if wanted is not None and now - self._last_scale >= cooldown:
-            self._pending = (now + policy.update_seconds, wanted)
-            self._last_scale = now
-
-
-def scaling_decision(minutes: list[float], capacity: float, policy: AutoScaling) -> float | None:
-    """Target tracking on consumed WCU per minute: the new capacity, or None to keep it."""
-    if len(minutes) >= SCALE_OUT_MINUTES and all(m > policy.target * capacity for m in minutes[-SCALE_OUT_MINUTES:]):
-        wanted = min(policy.maximum, math.ceil(max(minutes[-SCALE_OUT_MINUTES:]) / policy.target))
-        return float(wanted) if wanted > capacity else None
-    low = (policy.target - SCALE_IN_MARGIN) * capacity
-    if len(minutes) >= SCALE_IN_MINUTES and all(m < low for m in minutes[-SCALE_IN_MINUTES:]):
-        wanted = max(policy.minimum, math.ceil(max(minutes[-SCALE_IN_MINUTES:]) / policy.target))
-        return float(wanted) if wanted < capacity else None
-    return None
+        decision = self._tracking.observe(now, consumed, math.ceil(self.capacity), policy.policy)
+        if decision is not None and self._pending is None:
+            self._pending = (now + policy.update_seconds, float(decision.after))

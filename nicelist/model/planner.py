@@ -19,7 +19,7 @@ from nicelist.model.arrivals import Profile
 from nicelist.model.dynamodb import AutoScaling, TableSpec
 from nicelist.model.mapping import Mapping
 from nicelist.model.sim import Result, Scenario, simulate
-from nicelist.model.sqs import RETENTION_SECONDS
+from nicelist.model.sqs import RECEIVE_MAX_MESSAGES, RETENTION_SECONDS
 from nicelist.model.writer import WriterSpec
 
 SEARCH_DT = 120.0
@@ -28,6 +28,7 @@ BUDGET_SHARE = 0.97  # W = 0.97 x capacity, as the stack and `nicelist rate` set
 NAIVE_UNITS_PER_UPDATE = 1.798  # BENCHMARKS.md: the naive way, one write per update, nothing coalesced
 ACCOUNT_CONCURRENCY = 1_000  # Lambda's default concurrent executions per Region ("Lambda quotas")
 WRITER_MEMORY_GB = 0.25
+LARGE_BATCH_WINDOW = 1.0  # AWS requires a batching window for a batch above 10 messages; the least it takes
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +74,10 @@ class ModelPlan:
 
 def scenario(setting: Setting, knobs: Knobs, dt: float, profile: Profile | None = None) -> Scenario:
     writer = replace(setting.writer, write_rate=knobs.write_rate, concurrency=knobs.concurrency)
-    mapping = replace(setting.mapping, batch_size=knobs.batch_size, maximum_concurrency=knobs.concurrency)
+    window = setting.mapping.batching_window or (LARGE_BATCH_WINDOW if knobs.batch_size > RECEIVE_MAX_MESSAGES else 0.0)
+    mapping = replace(
+        setting.mapping, batch_size=knobs.batch_size, maximum_concurrency=knobs.concurrency, batching_window=window
+    )
     table = knobs.table
     horizon = max(setting.deadline, (profile or setting.profile).end) * 4 + 86400
     return Scenario(profile or setting.profile, mapping, writer, table, dt=dt, horizon=horizon)

@@ -11,7 +11,7 @@ from contract.updates import parse_update
 from nicelist.local.meter.limiter import CapacityLimiter
 from nicelist.local.ramp import concurrency_after, parse_ramp
 from nicelist.model.arrivals import december_23, from_counts
-from nicelist.model.dynamodb import AutoScaling, Table, TableSpec, scaling_decision
+from nicelist.model.dynamodb import AutoScaling, Table, TableSpec
 from nicelist.model.mapping import Mapping
 from nicelist.model.sqs import Cohort, Queue, return_backoff
 from nicelist.model.writer import WriterSpec, aimd, coalesced_units, execution_rate
@@ -136,22 +136,21 @@ def test_on_demand_serves_double_the_previous_peak_once_it_is_30_minutes_old() -
     assert Table(TableSpec(on_demand=True, warm_units=20_000)).limit(1.0) == 20_000
 
 
-def test_auto_scaling_scales_out_after_two_minutes_above_target() -> None:
-    policy = AutoScaling(minimum=100, maximum=1000, target=0.7)
-    assert scaling_decision([80.0], 100, policy) is None
-    assert scaling_decision([80.0, 100.0], 100, policy) == 143
-    assert scaling_decision([60.0, 100.0], 100, policy) is None
-    assert scaling_decision([900.0, 990.0], 1000, policy) is None  # at its maximum
-    assert scaling_decision([10.0] * 15, 400, policy) == 100  # 15 minutes 20 points below: in
-    assert scaling_decision([10.0] * 14, 400, policy) is None
-
-
-def test_auto_scaled_table_gets_its_new_capacity_after_the_update() -> None:
-    spec = TableSpec(100, burst_seconds=0, autoscaling=AutoScaling(100, 1000, update_seconds=60))
+def test_auto_scaling_scales_out_after_two_minutes_above_target_and_in_after_fifteen_below() -> None:
+    spec = TableSpec(100, burst_seconds=0, autoscaling=AutoScaling(100, 1000))
     table = Table(spec)
+    seconds = [table.admit(1000, float(s), 1.0) for s in range(300)]
+    assert seconds[0] == 100 and seconds[119] == 100  # two minutes at 100 % of 100 WCU
+    assert seconds[120] == 143  # ceil(100 / 0.7), at once as the meter does
+    assert seconds[240] == 205  # two more minutes above 70 %
+    quiet = [table.admit(10, 300.0 + s, 1.0) for s in range(16 * 60)]
+    assert quiet[-1] == 10 and table.capacity == 100  # 15 minutes below 50 %: back to the minimum
+
+
+def test_an_auto_scaling_update_can_take_time() -> None:
+    table = Table(TableSpec(100, burst_seconds=0, autoscaling=AutoScaling(100, 1000, update_seconds=90)))
     seconds = [table.admit(1000, float(s), 1.0) for s in range(240)]
-    assert seconds[0] == 100 and seconds[179] == 100  # decided at 120 s, applied at 180 s
-    assert seconds[180] == 143
+    assert seconds[209] == 100 and seconds[210] == 143
 
 
 def test_share_is_w_over_c_or_over_the_running_ones_never_more_than_w() -> None:
