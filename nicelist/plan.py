@@ -1,34 +1,42 @@
-"""``nicelist plan``: a first, explicit model of a peak: given what must be written and by when, and
-the table, which write rate, concurrency and batch size to run, and whether the deadline is met.
+"""``nicelist plan``: given what must be written and by when, and the table, which write rate,
+concurrency and batch size to run, whether the deadline is met, what it costs, and what breaks first
+when the spike is twice as big.
 
-The model is a fluid queue drained at a constant rate: updates arrive (a backlog now, and/or an
-arrival profile of updates/s), the writers turn W WCU/s into W / u updates/s (u: write units per
-update after coalescing, measured in BENCHMARKS.md). With A(s) the updates arrived before time s, the
-last update is written at
-
-    finish = max over the profile's breakpoints s of  s + (A_total - A(s)) / (W / u)
-
-and the rate that meets a deadline D is  u x max over s < D of (A_total - A(s)) / (D - s).
-Everything else (throttling, retries, poller start-up, the cost of a DLQ) is left out; the printed
-assumptions say which figures carry the answer. Another issue replaces this with a simulation."""
+Two models answer. The closed form is a fluid queue drained at a constant rate (the writers turn W
+WCU/s into W / u updates/s; with A(s) the updates arrived before s the last is written at
+max over the profile's breakpoints s of s + (A_total - A(s)) / (W / u)); it gives the lower bound the
+search starts from and the pre-warm advice. The simulation (``nicelist.model``: SQS, the mapping's
+poller ramp, the writer's pacing and deadline, DynamoDB's capacity rules, each cited in its module)
+gives the answer: the drain time, the oldest update's age, the throttles, the concurrency, the cost.
+``--profile december-23`` plans the built-in day (1.8 billion updates, ``nicelist.model.arrivals``)
+in the table's region's time zone, with the deadline at 24 December 00:00 there.
+"""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import json
 import math
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
+from contract import jsonio
 from nicelist.console import emit
 from nicelist.cost import PriceError, Prices, drain_bill, load_prices
 from nicelist.local.stack import BUDGET_SHARE
 from nicelist.mapping import MIN_MAXIMUM_CONCURRENCY
+from nicelist.model.arrivals import DECEMBER_23_UPDATES, ArrivalError, Profile, december_23
+from nicelist.model.arrivals import read_arrivals as _read_arrivals
+from nicelist.model.chart import draw
+from nicelist.model.dynamodb import TableSpec
+from nicelist.model.mapping import Mapping
+from nicelist.model.planner import Knobs, ModelPlan, Setting, autoscaled, plan_peak
+from nicelist.model.report import model_summary, summary_lines
+from nicelist.model.writer import WriterSpec
 from nicelist.provision import ProvisionOptions
 from nicelist.tuning.rules import MAX_BATCH_SIZE, MAX_MAXIMUM_CONCURRENCY, UNWINDOWED_BATCH_LIMIT
 from writer.settings import WriterSettings
@@ -43,6 +51,17 @@ ASSUMED_EXECUTION_WCU = 500.0
 DEADLINE_MARGIN_SECONDS = WriterSettings.model_fields["deadline_margin_ms"].default / 1000
 DEFAULT_WRITER_TIMEOUT = ProvisionOptions().writer_timeout
 DEFAULT_BATCH_SIZE = UNWINDOWED_BATCH_LIMIT  # fits provisioning's visibility (6 x timeout, no window)
+DAY_SECONDS = 86_400
+# The table's region gives the day's clock (an assumption: the children are where the table is).
+REGION_TIME_ZONES = {
+    "us-east-1": "America/New_York", "us-east-2": "America/New_York", "us-west-1": "America/Los_Angeles",
+    "us-west-2": "America/Los_Angeles", "ca-central-1": "America/Toronto", "sa-east-1": "America/Sao_Paulo",
+    "eu-west-1": "Europe/Dublin", "eu-west-2": "Europe/London", "eu-west-3": "Europe/Paris",
+    "eu-central-1": "Europe/Berlin", "eu-north-1": "Europe/Stockholm", "eu-south-1": "Europe/Rome",
+    "ap-northeast-1": "Asia/Tokyo", "ap-northeast-2": "Asia/Seoul", "ap-southeast-1": "Asia/Singapore",
+    "ap-southeast-2": "Australia/Sydney", "ap-south-1": "Asia/Kolkata", "cn-north-1": "Asia/Shanghai",
+}  # fmt: skip
+DEFAULT_INVOCATION_OVERHEAD = 0.1  # Lambda's per-batch poll, invoke and delete: assumed, not documented
 WINDOW_FOR_LARGE_BATCHES = 1  # the least AWS accepts above UNWINDOWED_BATCH_LIMIT
 _DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?")
 
@@ -51,39 +70,13 @@ class PlanError(ValueError):
     """An input the model cannot use; the message says which."""
 
 
-@dataclass(frozen=True, slots=True)
-class Profile:
-    """Updates to write: ``backlog`` at time 0, then ``rates[i]`` updates/s from ``starts[i]`` to the next
-    start (the last segment ends at ``end``)."""
-
-    backlog: float = 0.0
-    starts: tuple[float, ...] = ()
-    rates: tuple[float, ...] = ()
-    end: float = 0.0
-
-    def arrived_before(self, time: float) -> float:
-        """A(time⁻): the backlog counts from time 0 on, arrivals up to ``time``."""
-        total = self.backlog if time > 0 else 0.0
-        stops = (*self.starts[1:], self.end) if self.starts else ()
-        for start, stop, rate in zip(self.starts, stops, self.rates, strict=True):
-            total += rate * max(0.0, min(time, stop) - start)
-        return total
-
-    @property
-    def total(self) -> float:
-        return self.arrived_before(math.inf)
-
-    @property
-    def breakpoints(self) -> list[float]:
-        return sorted({0.0, *self.starts, self.end})
-
-
 def finish_time(profile: Profile, updates_per_second: float) -> float:
     """When the last update is written, draining at ``updates_per_second`` from time 0."""
     total = profile.total
     if total == 0:
         return 0.0
-    return max(s + (total - profile.arrived_before(s)) / updates_per_second for s in profile.breakpoints)
+    last = profile.last_arrival
+    return max(s + (total - profile.arrived_before(s)) / updates_per_second for s in profile.breakpoints if s <= last)
 
 
 def required_rate(profile: Profile, deadline: float) -> float:
@@ -132,25 +125,11 @@ def parse_deadline(text: str, now: dt.datetime) -> float:
 
 
 def read_arrivals(path: Path, backlog: float = 0.0) -> Profile:
-    """CSV rows ``seconds_from_now,updates_per_second`` (a header row is skipped); each rate holds until
-    the next row, and the last row, with rate 0, marks the end."""
-    rows = []
-    with path.open(newline="") as handle:
-        for number, row in enumerate(csv.reader(handle), start=1):
-            if not row or row[0].strip().startswith("#"):
-                continue
-            try:
-                rows.append((float(row[0]), float(row[1])))
-            except (ValueError, IndexError):
-                if number == 1:
-                    continue
-                raise PlanError(f"{path}:{number}: expected seconds,updates_per_second") from None
-    starts = [start for start, _ in rows]
-    if len(rows) < 2 or rows[-1][1] != 0 or starts != sorted(set(starts)) or starts[0] < 0:
-        raise PlanError(f"{path}: need increasing offsets from 0 on, and a last row with rate 0 (the end)")
-    if any(rate < 0 for _, rate in rows):
-        raise PlanError(f"{path}: negative rate")
-    return Profile(backlog, tuple(starts[:-1]), tuple(rate for _, rate in rows[:-1]), starts[-1])
+    """CSV rows ``seconds_from_now,updates_per_second`` (``nicelist.model.arrivals.read_arrivals``)."""
+    try:
+        return _read_arrivals(path, backlog)
+    except ArrivalError as error:
+        raise PlanError(str(error)) from error
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,8 +168,7 @@ class Assumptions:
             f"one execution spends at most {self.execution_wcu:g} WCU/s (not measured; --execution-wcu)",
             f"a batch must finish within the writer's {self.writer_timeout} s timeout minus "
             f"{DEADLINE_MARGIN_SECONDS:g} s (--writer-timeout)",
-            f"W = {BUDGET_SHARE:g} x what the table takes now; writes flow steadily: no throttles, retries, "
-            "poller start-up or dead letters",
+            f"W = {BUDGET_SHARE:g} x the table's capacity (what it takes now, or the table the plan chooses)",
         ]
 
 
@@ -210,6 +188,8 @@ class Plan:
     advice: list[str] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
     cost: dict[str, Any] = field(default_factory=dict)  # the drain's AWS bill (nicelist.cost)
+    model: dict[str, Any] = field(default_factory=dict)  # the simulation's figures (nicelist.model)
+    ideal_seconds: float = 0.0  # the closed form's drain time at the same W
 
     def apply(self) -> dict[str, Any]:
         """What ``nicelist tune --plan`` applies."""
@@ -240,36 +220,119 @@ def batch_size_for(write_rate: float, concurrency: int, assumptions: Assumptions
     return max(0, min(assumptions.batch_size, fits, MAX_BATCH_SIZE))
 
 
+@dataclass(frozen=True, slots=True)
+class ModelOptions:
+    """What the simulation needs beyond the closed form's assumptions."""
+
+    share_mode: str = "live"
+    invocation_overhead: float = DEFAULT_INVOCATION_OVERHEAD
+    auto_scaling: tuple[int, int] | None = None  # a provisioned table scaled between these WCU
+    start: dt.datetime | None = None  # wall time of the profile's time 0 (printing only)
+
+
 def make_plan(
-    profile: Profile, deadline: float, table: Table, assumptions: Assumptions, prices: Prices | None = None
+    profile: Profile,
+    deadline: float,
+    table: Table | None,
+    assumptions: Assumptions,
+    prices: Prices | None = None,
+    options: ModelOptions | None = None,
 ) -> Plan:
-    write_rate = round(table.takes_now * BUDGET_SHARE, 1)
+    """``table`` None: the plan chooses a provisioned table (W / 0.97 WCU) as well."""
+    return model_plan(profile, deadline, table, assumptions, prices, options)[0]
+
+
+def model_plan(
+    profile: Profile,
+    deadline: float,
+    table: Table | None,
+    assumptions: Assumptions,
+    prices: Prices | None = None,
+    options: ModelOptions | None = None,
+) -> tuple[Plan, ModelPlan]:
+    """The plan, and the simulation it comes from (for the chart)."""
+    options = options or ModelOptions()
+    prices = prices or load_prices()
     u = assumptions.units_per_update
-    drain = finish_time(profile, write_rate / u)
     needed = required_rate(profile, deadline) * u
+    chosen = table is None
+    table = table or Table(max(1, math.ceil(needed / BUDGET_SHARE)) if math.isfinite(needed) else 1)
+    setting = _setting(profile, deadline, table, assumptions, options, chosen)
+    write_rate = round(table.takes_now * BUDGET_SHARE, 1)
+    fixed = None if chosen else _knobs(write_rate, table, assumptions, options, grow=False)
+    modelled = plan_peak(setting, needed if math.isfinite(needed) else write_rate, fixed)
+    knobs, result = modelled.knobs, modelled.result
     needed_wcu = math.inf if math.isinf(needed) else math.ceil(needed / BUDGET_SHARE)
-    concurrency = concurrency_for(write_rate, assumptions)
-    batch = batch_size_for(write_rate, concurrency, assumptions)
-    advice = _advice(table, needed_wcu, batch)
     prewarm = None
     if not math.isinf(needed_wcu) and needed_wcu > table.warm:
         prewarm = min(int(needed_wcu), table.capacity) if table.on_demand else int(needed_wcu)
+    if chosen:
+        table = Table(knobs.capacity)
+        prewarm = None
+    drain = result.last_write if result.drained else math.inf
     return Plan(
         updates=profile.total,
         deadline_seconds=deadline,
-        write_rate=write_rate,
+        write_rate=knobs.write_rate,
         needed_write_rate=round(needed, 1),
-        concurrency=concurrency,
-        batch_size=max(1, batch),
-        batching_window=WINDOW_FOR_LARGE_BATCHES if batch > UNWINDOWED_BATCH_LIMIT else 0,
+        concurrency=knobs.concurrency,
+        batch_size=knobs.batch_size,
+        batching_window=WINDOW_FOR_LARGE_BATCHES if knobs.batch_size > UNWINDOWED_BATCH_LIMIT else 0,
         drain_seconds=drain,
-        deadline_met=drain <= deadline and batch >= 1,
+        deadline_met=modelled.met and batch_size_for(knobs.write_rate, knobs.concurrency, assumptions) >= 1,
         prewarm_wcu=prewarm,
         updates_per_message=assumptions.updates_per_message,
-        advice=advice,
-        assumptions=assumptions.lines(),
-        cost=_drain_cost(profile.total, drain, concurrency, table, assumptions, prices or load_prices()),
+        advice=_advice(table, needed_wcu, batch_size_for(knobs.write_rate, knobs.concurrency, assumptions)),
+        assumptions=[*assumptions.lines(), *_model_assumptions(options)],
+        cost=_drain_cost(profile.total, drain, knobs.concurrency, table, assumptions, prices),
+        model=model_summary(modelled, setting, prices, options.start),
+        ideal_seconds=finish_time(profile, knobs.write_rate / u),
+    ), modelled
+
+
+def _knobs(rate: float, table: Table, assumptions: Assumptions, options: ModelOptions, *, grow: bool) -> Knobs:
+    """C and the batch for ``rate``; the table as given, or (``grow``) one that takes ``rate``."""
+    concurrency = concurrency_for(rate, assumptions)
+    batch = max(1, batch_size_for(rate, concurrency, assumptions))
+    capacity = max(table.capacity, math.ceil(rate / BUDGET_SHARE)) if grow else table.capacity
+    if table.on_demand:
+        warm = max(table.warm, math.ceil(rate / BUDGET_SHARE)) if grow else table.warm
+        spec = TableSpec(on_demand=True, max_units=capacity, warm_units=warm)
+    elif options.auto_scaling is not None:
+        low, high = options.auto_scaling
+        spec = autoscaled(TableSpec(low), low, max(high, capacity) if grow else high)
+    else:
+        spec = TableSpec(capacity)
+    return Knobs(rate, concurrency, batch, spec)
+
+
+def _setting(
+    profile: Profile, deadline: float, table: Table, assumptions: Assumptions, options: ModelOptions, chosen: bool
+) -> Setting:
+    writer = WriterSpec(
+        write_rate=1.0,
+        concurrency=1,
+        timeout=assumptions.writer_timeout,
+        units_per_update=assumptions.units_per_update,
+        updates_per_message=assumptions.updates_per_message,
+        execution_wcu=assumptions.execution_wcu,
+        invocation_overhead=options.invocation_overhead,
+        share_mode=options.share_mode,
     )
+    base = Table(1) if chosen and not table.on_demand else table
+
+    def choose(rate: float) -> Knobs:
+        return _knobs(rate, base, assumptions, options, grow=True)
+
+    return Setting(profile, deadline, writer, Mapping(), choose)
+
+
+def _model_assumptions(options: ModelOptions) -> list[str]:
+    return [
+        f"simulated (nicelist.model): SQS oldest-first, Lambda's poller ramp (5 batches, +300 a minute, to 1,250), "
+        f"{options.invocation_overhead:g} s per invocation (--invocation-overhead), share {options.share_mode} "
+        "(--share-mode), DynamoDB burst credit, partitions, on-demand doubling, auto scaling",
+    ]
 
 
 def _drain_cost(
@@ -334,7 +397,7 @@ def _lines(plan: Plan) -> list[str]:
         f"write rate (W)     {plan.write_rate:g} WCU/s   (needed for the deadline: {plan.needed_write_rate:g})",
         f"concurrency (C)    {plan.concurrency}   (share W/C = {plan.write_rate / plan.concurrency:.1f} WCU/s)",
         f"batch size         {plan.batch_size}   (batching window {plan.batching_window} s)",
-        f"drain time         {_duration(plan.drain_seconds)}",
+        f"drain time         {_duration(plan.drain_seconds)}   (closed form {_duration(plan.ideal_seconds)})",
         f"deadline           {_duration(plan.deadline_seconds)}: {verdict}",
         "pre-warm           " + ("no" if plan.prewarm_wcu is None else f"yes, to {plan.prewarm_wcu} WCU"),
     ]
@@ -344,6 +407,8 @@ def _lines(plan: Plan) -> list[str]:
             f"drain cost         {_dollars(cost['dollars'])}   (DynamoDB {_dollars(cost['dynamodb'])}, writer Lambda "
             f"{_dollars(cost['writer_lambda'])}; {cost['prices']}; SQS and the API not included)"
         )
+    if plan.model:
+        lines += summary_lines(plan.model)
     lines += [f"advice: {line}" for line in plan.advice]
     lines += [f"assumes: {line}" for line in plan.assumptions]
     return lines
@@ -357,8 +422,29 @@ def _lines(plan: Plan) -> list[str]:
     default=None,
     help="CSV seconds_from_now,updates_per_second; the last row (rate 0) ends the profile.",
 )
-@click.option("--deadline", required=True, help="When all must be written: 90m, 1h30m, 06:00, or an ISO time.")
-@click.option("--table-wcu", type=click.IntRange(min=1), default=None, help="The table's provisioned WCU.")
+@click.option(
+    "--profile",
+    "day",
+    type=click.Choice(["december-23"]),
+    default=None,
+    help="The built-in day: --updates over 23 December in the table's region (the deadline: 24 December 00:00).",
+)
+@click.option("--updates", type=click.FloatRange(min=1), default=DECEMBER_23_UPDATES, show_default=True,
+              help="With --profile: the day's updates.")  # fmt: skip
+@click.option("--spike-factor", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
+              help="Multiply the arrivals (2: the spike twice as big).")  # fmt: skip
+@click.option("--region", default="us-east-1", show_default=True, help="The table's region (its time zone).")
+@click.option("--time-zone", default=None, help="Override the region's time zone (an IANA name).")
+@click.option("--deadline", default=None, help="When all must be written: 90m, 1h30m, 06:00, or an ISO time.")
+@click.option(
+    "--table-wcu",
+    type=click.IntRange(min=1),
+    default=None,
+    help="The table's provisioned WCU (omit: the plan chooses).",
+)
+@click.option(
+    "--auto-scaling", default=None, metavar="MIN:MAX", help="Provisioned with auto scaling between MIN and MAX WCU."
+)
 @click.option("--on-demand", is_flag=True, help="An on-demand table (with --max-wcu).")
 @click.option("--max-wcu", type=click.IntRange(min=1), default=None, help="On-demand: maximum write throughput.")
 @click.option(
@@ -403,15 +489,33 @@ def _lines(plan: Plan) -> list[str]:
     default=None,
     help="A price table (TOML, the keys of nicelist/prices.toml) for the drain's cost.",
 )
+@click.option("--share-mode", type=click.Choice(["live", "static"]), default="live", show_default=True,
+              help="Split W by the executions running (live, the writer's default) or by C.")  # fmt: skip
+@click.option("--invocation-overhead", type=click.FloatRange(min=0), default=DEFAULT_INVOCATION_OVERHEAD,
+              show_default=True, help="Seconds per batch beyond its writes (poll, invoke, delete).")  # fmt: skip
+@click.option("--chart", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Draw backlog and write rate over the run (PNG).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (input for `nicelist tune --plan`).")
 def plan_command(**values: Any) -> None:  # fmt: skip
-    """Plan a peak: write rate, concurrency and batch size for a backlog or an arrival profile, a deadline
-    and a table; whether the deadline is met and whether to pre-warm. Exit 1 when it is not met."""
+    """Plan a peak: write rate, concurrency and batch size (and the table, unless given) for a backlog, an
+    arrival profile or the built-in 23 December; whether the deadline is met (simulated), the cost
+    against writing straight to the table, and what breaks first at twice the spike. Exit 1 when the
+    deadline is not met."""
     try:
         prices = load_prices(values["prices"])
-        plan = make_plan(_profile(values), _deadline(values), _table(values), _assumptions(values), prices)
+        start, zone = _start(values)
+        profile = _profile(values).scaled(values["spike_factor"])
+        options = ModelOptions(
+            values["share_mode"], values["invocation_overhead"], _auto(values["auto_scaling"]), start
+        )
+        plan, modelled = model_plan(
+            profile, _deadline(values, start), _table(values), _assumptions(values), prices, options
+        )
     except (PlanError, PriceError, ValueError) as error:
         raise click.UsageError(str(error)) from error
+    if values["chart"] is not None:
+        title = f"{plan.updates:,.0f} updates, W {plan.write_rate:,.0f} WCU/s, C {plan.concurrency} ({zone})"
+        draw(values["chart"], modelled.result, plan.deadline_seconds, start, title)
     emit(plan.as_dict(), as_json=values["as_json"], lines=_lines(plan))
     if not plan.deadline_met:
         raise SystemExit(1)
@@ -419,27 +523,62 @@ def plan_command(**values: Any) -> None:  # fmt: skip
 
 def _profile(values: dict[str, Any]) -> Profile:
     backlog = values["backlog"] or 0.0
+    if values["day"] is not None:
+        if values["arrivals"] is not None:
+            raise PlanError("give --profile or --arrivals, not both")
+        day = december_23(values["updates"])
+        return Profile(backlog, day.starts, day.rates, day.end)
     if values["arrivals"] is not None:
         return read_arrivals(values["arrivals"], backlog)
     if values["backlog"] is None:
-        raise PlanError("give --backlog N and/or --arrivals CSV")
+        raise PlanError("give --backlog N, --arrivals CSV and/or --profile december-23")
     return Profile(backlog=backlog)
 
 
-def _deadline(values: dict[str, Any]) -> float:
-    seconds = parse_deadline(values["deadline"], dt.datetime.now(dt.UTC))
+def _start(values: dict[str, Any]) -> tuple[dt.datetime | None, str]:
+    """Time 0: 23 December 00:00 in the table's region for the built-in day; otherwise now."""
+    name = values["time_zone"] or REGION_TIME_ZONES.get(values["region"])
+    if name is None:
+        raise PlanError(f"no time zone known for {values['region']!r}: give --time-zone")
+    try:
+        zone = ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise PlanError(f"unknown time zone {name!r}") from error
+    if values["day"] is None:
+        return dt.datetime.now(zone).replace(microsecond=0), name
+    year = dt.datetime.now(zone).year
+    return dt.datetime(year, 12, 23, tzinfo=zone), name
+
+
+def _deadline(values: dict[str, Any], start: dt.datetime | None) -> float:
+    if values["deadline"] is None:
+        if values["day"] is None or start is None:
+            raise PlanError("give --deadline (or --profile december-23: 24 December 00:00 in the table's region)")
+        return float(DAY_SECONDS)
+    seconds = parse_deadline(values["deadline"], start or dt.datetime.now(dt.UTC))
     if seconds <= 0:
         raise PlanError(f"the deadline {values['deadline']!r} has passed")
     return seconds
 
 
-def _table(values: dict[str, Any]) -> Table:
-    if values["on_demand"] == (values["table_wcu"] is not None) or values["on_demand"] != (
-        values["max_wcu"] is not None
-    ):
-        raise PlanError("give --table-wcu W (provisioned) or --on-demand --max-wcu M")
-    capacity = values["max_wcu"] if values["on_demand"] else values["table_wcu"]
-    return Table(int(capacity), values["on_demand"], values["warm_wcu"])
+def _table(values: dict[str, Any]) -> Table | None:
+    on_demand, wcu, most = values["on_demand"], values["table_wcu"], values["max_wcu"]
+    if on_demand != (most is not None) or (on_demand and wcu is not None):
+        raise PlanError("give --table-wcu W (provisioned), --on-demand --max-wcu M, or neither (the plan chooses)")
+    if on_demand:
+        return Table(int(most), True, values["warm_wcu"])
+    if values["auto_scaling"] is not None:
+        return Table(_auto(values["auto_scaling"])[1])  # type: ignore[index]
+    return None if wcu is None else Table(int(wcu), False, values["warm_wcu"])
+
+
+def _auto(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    match = re.fullmatch(r"(\d+):(\d+)", text.strip())
+    if match is None or not 1 <= int(match[1]) <= int(match[2]):
+        raise PlanError(f"--auto-scaling {text!r}: MIN:MAX WCU with 1 <= MIN <= MAX")
+    return int(match[1]), int(match[2])
 
 
 def _assumptions(values: dict[str, Any]) -> Assumptions:
@@ -450,7 +589,7 @@ def read_plan(path: Path) -> dict[str, Any]:
     """The ``apply`` values of a plan written by ``nicelist plan --json``, plus ``updates_per_message``
     (the plan's assumption, or None in a plan written before it was recorded)."""
     try:
-        plan = json.loads(path.read_text())
+        plan = jsonio.loads(path.read_text())
         values = plan["apply"]
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise PlanError(f"{path}: not a plan from `nicelist plan --json` ({error})") from error

@@ -23,6 +23,7 @@ from nicelist.plan import (
     parse_duration,
     plan_command,
     read_arrivals,
+    read_plan,
     required_rate,
 )
 
@@ -121,3 +122,31 @@ def test_the_command_prints_json_tune_can_apply() -> None:
     assert "NOT met" in late.output
     both = CliRunner().invoke(plan_command, ["--backlog", "5", "--deadline", "30m", "--table-wcu", "1", "--on-demand"])
     assert both.exit_code == 2
+
+
+def test_the_23_december_plan_chooses_a_table_and_meets_midnight_in_the_tables_region() -> None:
+    args = ["--profile", "december-23", "--updates", "18000000", "--updates-per-message", "20", "--json"]
+    result = CliRunner().invoke(plan_command, [*args, "--region", "eu-west-1"])
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.output)
+    model = plan["model"]
+    assert model["deadline_at"].endswith("-12-24T00:00+00:00")  # Europe/Dublin in December
+    assert model["table"]["mode"] == "provisioned" and plan["deadline_met"]
+    assert model["finish_seconds"] <= 86400 and model["spare_seconds"] >= 0
+    assert model["cost"]["direct_on_demand"] > model["cost"]["dollars"]
+    assert model["at_twice_the_spike"][0].startswith("the deadline")
+    assert plan["write_rate"] >= plan["needed_write_rate"]  # the simulation needs at least the closed form
+
+
+def test_plan_options_that_cannot_be_used() -> None:
+    base = ["--profile", "december-23"]
+    for extra in (["--auto-scaling", "9:3"], ["--region", "mars-north-1"], ["--time-zone", "Nowhere/Land"]):
+        assert CliRunner().invoke(plan_command, [*base, *extra]).exit_code == 2
+    assert CliRunner().invoke(plan_command, ["--backlog", "10"]).exit_code == 2  # no deadline without the day
+
+
+def test_read_plan_refuses_json_nested_too_deep(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text("[" * 5000 + "]" * 5000)
+    with pytest.raises(PlanError):
+        read_plan(path)

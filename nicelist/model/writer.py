@@ -1,0 +1,102 @@
+"""The writer's rules, as the model applies them to a whole batch at a time (the code they come from:
+``writer/pacing.py``, ``writer/ratelimit.py``, ``writer/defer.py``, ``writer/coalesce.py``).
+
+- Share: in ``static`` mode each execution spends ``share_of(W, C)`` WCU/s (``writer.pacing``), second
+  by second; in ``live`` mode (``writer/share.py``, the writer's default: the fix for a mapping still
+  ramping up) the executions that run split W among themselves, never more than W in all, and one
+  that starts while others run grants nothing for ``ShareRule().join_seconds`` (1.75 s) first; its
+  lease outlives a gap between two batches of up to ``lease_seconds`` (10 s).
+- AIMD: a throttled second cuts the fraction by ``AIMD_DECREASE`` (0.9, at most once a second, never
+  below 0.05); a clean second grows it back by ``AIMD_INCREASE_PER_SECOND`` (0.3).
+- Deadline: a batch writes until the Lambda timeout minus ``deadline_margin_ms`` (4 s); an unwritten
+  remainder is deferred (new messages, visible at once), a batch with no progress at all is returned
+  (``writer.defer.next_step``: back off, or defer on its last receive).
+- Coalescing: per batch the writes are fewer than the updates; the model takes a measured ratio,
+  write units per update (``units_per_update``: BENCHMARKS.md's 1.375 on the demo's workload, or
+  ``coalesced_units`` measured on a workload at a batch size).
+- Invocation overhead: each batch costs ``invocation_overhead`` seconds before its first write
+  (delete, receive, invoke); not documented by AWS, measured locally by ``loadtests.model_check
+  --calibrate``. An execution paced by its share catches up ``write_burst_seconds`` (0.2 s) of it
+  after such a gap (``writer.ratelimit.SecondBudget``), so only the rest of the gap is lost; one
+  limited by its own round trips (``execution_wcu``) loses all of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from contract.updates import LocationUpdate
+from writer.coalesce import Tagged
+from writer.coalesce import plan as coalesce
+from writer.items import state_item, track_item, write_units
+from writer.pacing import AIMD_DECREASE, AIMD_INCREASE_PER_SECOND, share_of
+from writer.settings import WriterSettings
+from writer.share import ShareRule, divisor
+
+AIMD_FLOOR = 0.05
+DEADLINE_MARGIN_SECONDS = float(WriterSettings.model_fields["deadline_margin_ms"].default) / 1000
+WRITTEN_AT = "2026-12-23T00:00:00.000000Z"
+WRITE_BURST_SECONDS = float(WriterSettings.model_fields["write_burst_seconds"].default)
+JOIN_SECONDS = ShareRule().join_seconds
+LEASE_SECONDS = ShareRule().lease_seconds
+
+
+@dataclass(frozen=True, slots=True)
+class WriterSpec:
+    write_rate: float  # W, WCU/s for the whole table
+    concurrency: int  # C, the executions W is split among
+    timeout: float = 30.0
+    units_per_update: float = 1.375
+    updates_per_message: float = 1.0
+    execution_wcu: float = 500.0  # what one execution can spend at most (its threads' round trips)
+    invocation_overhead: float = 0.1
+    share_mode: str = "live"  # "static": W / C; "live": W / executions running now (writer/share.py)
+    burst_seconds: float = WRITE_BURST_SECONDS
+
+    @property
+    def usable_seconds(self) -> float:
+        return max(0.0, self.timeout - DEADLINE_MARGIN_SECONDS)
+
+
+def execution_rate(spec: WriterSpec, running: int, fraction: float) -> float:
+    """WCU/s each running execution may spend now."""
+    executions = divisor(running, spec.concurrency) if spec.share_mode == "live" else spec.concurrency
+    return min(share_of(spec.write_rate, executions) * fraction, spec.execution_wcu)
+
+
+def lost_to_overhead(spec: WriterSpec, rate: float) -> float:
+    """Seconds of writing one batch's overhead costs an execution spending ``rate`` WCU/s."""
+    if rate < spec.execution_wcu:
+        return max(0.0, spec.invocation_overhead - spec.burst_seconds)
+    return spec.invocation_overhead
+
+
+def aimd(fraction: float, throttled: bool, dt: float) -> float:
+    """The fraction after ``dt`` seconds with or without throttles (one cut per throttled second)."""
+    if throttled:
+        return max(AIMD_FLOOR, fraction * float(AIMD_DECREASE ** max(1.0, dt)))
+    return min(1.0, fraction + AIMD_INCREASE_PER_SECOND * dt)
+
+
+def coalesced_units(messages: Sequence[Sequence[Any]], batch_size: int) -> float:
+    """Write units per update when ``messages`` (each a list of validated updates) are written
+    ``batch_size`` messages at a time: what ``writer.coalesce.plan`` leaves, sized as ``writer.items``
+    sizes it (failed conditions are charged too, so every planned write counts)."""
+    units = updates = 0
+    for start in range(0, len(messages), batch_size):
+        batch = messages[start : start + batch_size]
+        tagged = [Tagged(update, str(start + i)) for i, message in enumerate(batch) for update in message]
+        planned = coalesce(tagged)
+        units += sum(write_units(state_item(w.update, WRITTEN_AT)) for w in planned.state)
+        fixes = [w.update for w in planned.track if isinstance(w.update, LocationUpdate)]
+        units += sum(write_units(track_item(fix, WRITTEN_AT, 30)) for fix in fixes)
+        updates += planned.received
+    return units / updates if updates else 0.0
+
+
+def packed(updates: Iterable[Any], per_message: int) -> list[list[Any]]:
+    """Updates in messages of ``per_message``, in order (how the API packs one request)."""
+    items = list(updates)
+    return [items[i : i + per_message] for i in range(0, len(items), per_message)]
