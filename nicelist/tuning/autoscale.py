@@ -9,7 +9,8 @@ backlog that does not drain fast enough while the table sees well below W. A rai
 
 - **raise** when there is *pressure* (a backlog that is not falling, or that would take longer than
   ``drain_target`` to empty at its own pace), the budget is *unspent* (the measured write rate below
-  ``spent_share`` x W), no write was throttled, the executions are busy (not known to be below
+  ``spent_share`` x W), no new write throttle (the window's count not up since the last reading; any
+  throttle in it for a first reading), the executions are busy (not known to be below
   ``idle_share`` x C) and the last change is ``cooldown`` old. To the executions that would spend W
   at the current pace per execution (C x W / measured), at least C + 1, at most 2 x C and ``maximum``.
 - **lower** when there is no pressure and the executions sat *idle* (the queue empty, or fewer than
@@ -60,7 +61,7 @@ class Signals:
     backlog: int | None  # messages visible + in flight + delayed
     budget: float | None  # W, WCU/s
     measured_rate: float | None  # WCU/s reaching the table (mean of the last 60 s)
-    throttles: int | None  # throttled writes in the recent window
+    throttles: int | None  # throttled writes in the recent window (5 minutes: nicelist.status)
     busy: float | None  # the most executions seen running over the last ``busy_window`` seconds
     busy_window: float = 0.0  # 0: an instant's reading (the local runtime's in-flight count)
     drain_seconds: float | None = None  # the backlog / the measured rate (else W): before any trend
@@ -89,9 +90,16 @@ class Autoscaler:
     last_change: float | None = None
     _trend: BacklogTrend = field(default_factory=lambda: BacklogTrend(TREND_SAMPLES))
     _idle_since: float | None = None  # the start of the current unbroken run of idle readings
+    _throttles: int | None = None  # the throttle count of the last reading
 
     def decide(self, signals: Signals) -> Decision:
         self._trend.add(signals.at, signals.backlog)
+        try:
+            return self._decide(signals)
+        finally:
+            self._throttles = signals.throttles
+
+    def _decide(self, signals: Signals) -> Decision:
         pressure, pressure_why = self._pressure(signals)
         idle, idle_why = self._idle(signals)
         c, policy = signals.concurrency, self.policy
@@ -139,9 +147,9 @@ class Autoscaler:
         if not blocked:
             assert signals.measured_rate is not None and signals.budget is not None
             rate, budget = signals.measured_rate, signals.budget
-            needed = 2 * c if rate <= 0 else math.ceil(c * budget / rate)
+            needed = 2 * c if rate <= 0 else math.ceil(min(c * budget / rate, 2.0 * c))  # a tiny rate: x 2
             after = min(policy.maximum, 2 * c, max(c + 1, needed))
-            why.append(f"budget unspent ({rate:g} of W {budget:g} WCU/s), no throttles")
+            why.append(f"budget unspent ({rate:g} of W {budget:g} WCU/s), no new throttles")
             return Decision("raise", c, after, tuple(why))
         return Decision("hold", c, c, tuple(why + blocked))
 
@@ -158,13 +166,18 @@ class Autoscaler:
             f"at --max {policy.maximum}" if c >= policy.maximum else None,
             unspent,
             f"{signals.throttles} throttled writes: never raise while the table throttles"
-            if signals.throttles
+            if self._throttling(signals)
             else None,
             f"executions idle ({busy:g} of C {c} busy): more would not be used"
             if busy is not None and busy < policy.idle_share * c
             else None,
             self._cooling(signals.at),
         ]
+
+    def _throttling(self, signals: Signals) -> bool:
+        """Throttles in the window, and more of them than at the last reading (the first reading: any)."""
+        count, last = signals.throttles or 0, self._throttles
+        return count > 0 and (last is None or count > last)
 
     def _idle(self, signals: Signals) -> tuple[bool, str]:
         """Whether the executions have sat idle for ``idle_for`` without a break (and why)."""

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import click
+from botocore.exceptions import BotoCoreError, ClientError
 
 from contract.names import StageNames
 from nicelist.drain import LoggedMix, writer_mix
@@ -31,7 +32,7 @@ from nicelist.mapping import MIN_MAXIMUM_CONCURRENCY
 from nicelist.options import AwsTarget
 from nicelist.status import LOCAL_METER_URL, stage_status
 from nicelist.tuning.autoscale import Autoscaler, Decision, Policy, Signals
-from nicelist.tuning.model import LiveStage, StageTuning, TuneError, TuneRequest, target_of
+from nicelist.tuning.model import LiveStage, StageTuning, StageUnavailable, TuneError, TuneRequest, target_of
 from nicelist.tuning.order import Backend, Step, execute, plan_steps
 from nicelist.tuning.rules import MAX_MAXIMUM_CONCURRENCY, tuning_findings
 
@@ -144,7 +145,7 @@ class SignalReader:
         seen = concurrent_executions(self.target.client("cloudwatch"), function, self.policy.idle_for)
         if seen is not None:
             return seen, max(self.policy.idle_for, 60.0), "cloudwatch"
-        if not self.target.is_local:
+        if self.target.stage != "local":  # the stage `nicelist tune` drives through the runtime
             return None, 0.0, None
         try:
             stats = request(self.control_url, "/stats")
@@ -226,6 +227,13 @@ class AutoRun:
         record.update(applied=True, steps=[step.as_dict() for step in change.steps], not_applied=wrong)
         self.controller.changed(self.reader.clock())
 
+    def skipped(self, error: Exception) -> None:
+        at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        if self.as_json:
+            click.echo(json.dumps({"at": at, "action": "skipped", "error": str(error)}, sort_keys=True))
+        else:
+            click.echo(f"{at} skipped this step: {error}")
+
     def _progress(self, step: Step) -> None:
         if not self.as_json:
             click.echo(f"  ... {step.describe()}", err=True)
@@ -268,7 +276,12 @@ def run_auto(
     failed = False
     try:
         while True:
-            failed = not run.step() or failed
+            try:
+                failed = not run.step() or failed
+            except (StageUnavailable, ClientError, BotoCoreError) as error:
+                # A controller outlives a moment without AWS or the runtime: the next step reads afresh
+                # (every intermediate state of a tune is safe, so an interrupted change is too).
+                run.skipped(error)
             sleep(values["interval"])
     except KeyboardInterrupt:
         click.echo("stopped (Ctrl-C)", err=True)
