@@ -23,6 +23,7 @@ from nicelist.local.tune import LocalStage
 from nicelist.options import AwsTarget, aws_options
 from nicelist.plan import PlanError, read_plan
 from nicelist.settings_file import DEFAULT_SETTINGS, SettingsFileError, drift_findings, load, persist_concurrency
+from nicelist.tuning.autoscale_run import auto_options, run_auto
 from nicelist.tuning.aws import AwsStage
 from nicelist.tuning.model import (
     LiveStage,
@@ -322,12 +323,16 @@ def _report(
     help="--stage local: the writer runtime's control endpoint.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@auto_options  # nicelist tune --auto: the autoscaler for C (nicelist.tuning.autoscale_run)
 def tune_command(target: AwsTarget, **values: Any) -> None:  # fmt: skip
     """Change the writers' concurrency, the write rate and batching safely; without options, show them.
 
     Exit 1 when the change is refused (it would break a rule `nicelist doctor` checks) or does not read back."""
     try:
         with aws_errors():
+            if values["auto"]:  # the autoscaler for C (nicelist.tuning.autoscale_run)
+                run_auto(target, values, backend_for(target, values["control_url"]), read_back, time.sleep)
+                return
             run_tune(target, values, time.sleep)
     except (StageUnavailable, TuneError, PlanError, SettingsFileError) as error:
         raise click.ClickException(str(error)) from error
