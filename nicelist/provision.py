@@ -24,6 +24,7 @@ from contract.delivery import (
 from contract.names import StageNames
 from nicelist.alarms import AlarmThresholds, alarm_specs, ensure_alarms
 from nicelist.console import aws_errors, emit
+from nicelist.cw_dashboard import ensure_stage_dashboard
 from nicelist.options import AwsTarget, aws_options
 from nicelist.resources import (
     Outcome,
@@ -153,6 +154,10 @@ def provision_stage(stage: str, clients: Clients, options: ProvisionOptions | No
     alarm_outcomes = [
         Outcome("alarm", name, action) for name, action in ensure_alarms(clients.cloudwatch, specs).items()
     ]
+    # The stage's CloudWatch dashboard (nicelist.cw_dashboard), after the alarms it shows.
+    alarm_names = [spec["AlarmName"] for spec in specs]
+    queue_age = float(options.thresholds.queue_age_seconds)
+    alarm_outcomes.append(ensure_stage_dashboard(clients.cloudwatch, names, alarm_names, queue_age))
     rate, rate_outcome = ensure_write_rate(
         clients.ssm, names.write_rate_parameter, float(options.write_capacity), options.write_rate
     )
@@ -165,7 +170,7 @@ def provision_stage(stage: str, clients: Clients, options: ProvisionOptions | No
         table_name=names.table,
         table_arn=table_arn,
         topic_arn=topic_arn,
-        alarm_names=[spec["AlarmName"] for spec in specs],
+        alarm_names=alarm_names,
         write_rate_parameter=names.write_rate_parameter,
         write_rate=rate,
         actions=[dlq_outcome, queue_outcome, *table_outcomes, *topic_outcomes, *alarm_outcomes, rate_outcome],

@@ -15,6 +15,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from nicelist.dashboard.serve import serve_dashboard
+from nicelist.dashboard.server import DEFAULT_DASHBOARD_PORT
 from nicelist.demo.chart import draw, series_for_chart
 from nicelist.demo.report import DemoReport
 from nicelist.demo.run import DemoOptions, Run, chart_path, run_buffered, run_direct
@@ -40,6 +42,10 @@ def _stack_options(function: Any) -> Any:
         click.option("--control-port", default=4599, show_default=True, help="Writer runtime's tuning endpoint."),
         click.option("--run-dir", type=click.Path(path_type=Path), default=Path("runs/local"), show_default=True,
                      help="Logs of every component, and the charts."),
+        # The live dashboard (nicelist.dashboard): a web page on 127.0.0.1.
+        click.option("--dashboard-port", default=DEFAULT_DASHBOARD_PORT, show_default=True,
+                     help="The live dashboard's port."),
+        click.option("--no-dashboard", is_flag=True, help="Do not serve the live dashboard."),
     ]  # fmt: skip
     for option in reversed(options):
         function = option(function)
@@ -68,8 +74,13 @@ def up(**values: Any) -> None:
     config = _config(**values)
     console = Console()
     try:
-        with LocalStack(config, on_health=lambda event: _print_health(console, event)) as stack:
+        with (
+            LocalStack(config, on_health=lambda event: _print_health(console, event)) as stack,
+            serve_dashboard(stack, _dashboard_port(values)) as dashboard,
+        ):
             console.print(f"[bold]nicelist {config.stage}[/] is up.")
+            if dashboard is not None:
+                console.print(f"  dashboard     {dashboard.url}   (open in a browser)")
             console.print(f"  enqueue API   {stack.api_url}/v1/updates   (x-api-key: {config.api_key})")
             console.print(f"  embedded AWS  {stack.aws_url}   (AWS_ENDPOINT_URL; any credentials)")
             console.print(f"  metered DDB   {stack.dynamodb_url}/_meter/stats   (faults: /_meter/faults)")
@@ -87,6 +98,10 @@ def up(**values: Any) -> None:
                 stopped.wait()
     except StartupError as error:
         raise click.ClickException(str(error)) from None
+
+
+def _dashboard_port(values: dict[str, Any]) -> int | None:
+    return None if values["no_dashboard"] else int(values["dashboard_port"])
 
 
 def _print_health(console: Console, event: HealthEvent) -> None:
@@ -130,7 +145,12 @@ def demo(
     options = DemoOptions(updates=updates, children=children, spike_factor=spike_factor, seed=seed, live=not no_live)
     reports: list[tuple[DemoReport, Run]] = []
     try:
-        with LocalStack(config, extra_stages=[DIRECT_STAGE] if direct or compare else []) as stack:
+        with (
+            LocalStack(config, extra_stages=[DIRECT_STAGE] if direct or compare else []) as stack,
+            serve_dashboard(stack, _dashboard_port(values)) as dashboard,
+        ):
+            if dashboard is not None:
+                Console(stderr=True).print(f"dashboard: {dashboard.url}", highlight=False)
             if direct or compare:
                 reports.append(run_direct(stack, options, f"nicelist-{DIRECT_STAGE}"))
             if not direct:
