@@ -38,6 +38,8 @@ POSITIONS_EVERY_SECONDS = 5.0
 RATE_SERIES_SECONDS = 60
 # A dashboard's reads must fail fast and say so, not retry for seconds behind a frozen page.
 READ_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 1})
+# The map's queries run beside a peak's writes on the same embedded AWS: slower is not lost.
+POSITIONS_CONFIG = Config(connect_timeout=1, read_timeout=8, retries={"total_max_attempts": 2})
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +64,7 @@ class StackEndpoints:
 
     stage: str
     aws_url: str
-    dynamodb_url: str  # DynamoDB as readers reach it (through the meter)
+    dynamodb_url: str  # DynamoDB as the map's reader reaches it
     meter_url: str | None = None
     control_url: str | None = None
     run_dir: Path | None = None
@@ -127,7 +129,7 @@ class Collector:
         self._clock = clock
         self._logged: LoggedMix = writer_mix(self._target, endpoints.run_dir)
         self.sample = sample or ChildSample(
-            self._target.session().client("dynamodb", endpoint_url=endpoints.dynamodb_url, config=READ_CONFIG),
+            self._target.session().client("dynamodb", endpoint_url=endpoints.dynamodb_url, config=POSITIONS_CONFIG),
             self._names.table,
             clock=clock,
         )

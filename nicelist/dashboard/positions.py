@@ -4,8 +4,9 @@ reader on 24 December reads them: one ``Query`` per child (``ChildReader``), nev
 Which children? A reader on 24 December knows the ids; the dashboard does not, so it *discovers* a
 few now and then: one page of a keys-only ``Scan`` (``Limit`` items), continued from where the last
 discovery stopped, at most every ``discover_every`` seconds (every ``DISCOVER_EARLY_SECONDS`` while it
-knows fewer children than it maps). Of the children it knows it maps a stable sample (ordered by a
-hash of the id, so the same children are followed from refresh to refresh while the writers drain).
+knows fewer children than it maps and the table has pages it has not read). Of the children it knows
+it maps a stable sample (ordered by a hash of the id, so the same children are followed from refresh
+to refresh while the writers drain).
 
 Read cost (eventually consistent reads are half a read unit per 4 KB, rounded up per request:
 https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html):
@@ -112,7 +113,9 @@ class ChildSample:
     def _discovery_due(self, now: float) -> bool:
         if self._discovered_at is None:
             return True
-        wait = DISCOVER_EARLY_SECONDS if len(self._known) < self._sample_size else self._discover_every
+        # Sooner only while the table has more to show: a small table is not scanned again and again.
+        early = len(self._known) < self._sample_size and self._cursor is not None
+        wait = DISCOVER_EARLY_SECONDS if early else self._discover_every
         return now - self._discovered_at >= wait
 
     def _discover(self, now: float) -> None:
