@@ -13,6 +13,7 @@ state says since when and keeps its last values, marked stale.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import threading
 import time
@@ -25,7 +26,7 @@ from typing import Any
 from botocore.config import Config
 
 from contract.names import StageNames
-from nicelist.dashboard.feeds import Feed, get_json
+from nicelist.dashboard.feeds import ERROR_CHARS, Feed, get_json
 from nicelist.dashboard.notifications import latest_notifications
 from nicelist.dashboard.positions import ChildSample
 from nicelist.drain import LoggedMix, writer_mix
@@ -33,6 +34,7 @@ from nicelist.local.control import request
 from nicelist.options import LOCAL_REGION, AwsTarget, local_session
 from nicelist.status import StageStatus, stage_status
 
+LOG = logging.getLogger(__name__)
 REFRESH_SECONDS = 1.0
 POSITIONS_EVERY_SECONDS = 5.0
 RATE_SERIES_SECONDS = 60
@@ -92,18 +94,24 @@ def status_dict(status: StageStatus) -> dict[str, Any]:
     return data
 
 
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def meter_reading(meter_url: str, table: str) -> dict[str, Any]:
-    """The table's last complete seconds as the meter counted them, and its capacity."""
-    stats = get_json(f"{meter_url.rstrip('/')}/_meter/stats?seconds={RATE_SERIES_SECONDS + 1}")
-    tables = stats.get("tables", {}) if isinstance(stats, dict) else {}
-    ledger = tables.get(table, {}) if isinstance(tables, dict) else {}
-    series = ledger.get("series", [])[:-1]  # the current second is not over
+    """The table's last complete seconds as the meter counted them, and its capacity; ValueError when
+    the answer is not the meter's ledger."""
+    stats = _object(get_json(f"{meter_url.rstrip('/')}/_meter/stats?seconds={RATE_SERIES_SECONDS + 1}"))
+    ledger = _object(_object(stats.get("tables")).get(table))
+    series = ledger.get("series", [])
+    if not isinstance(series, list) or not all(isinstance(second, dict) for second in series):
+        raise ValueError(f"the meter's stats for {table} are not a ledger")
     keep = ("second", "units", "throttled_units", "throttle_events")
     return {
         "capacity": ledger.get("capacity"),
         "now": stats.get("now"),
-        "total_units": ledger.get("totals", {}).get("units"),
-        "series": [{key: second.get(key, 0) for key in keep} for second in series],
+        "total_units": _object(ledger.get("totals")).get("units"),
+        "series": [{key: second.get(key, 0) for key in keep} for second in series[:-1]],  # the last is not over
     }
 
 
@@ -203,5 +211,10 @@ class Collector:
     def _loop(self) -> None:
         while not self._stop.is_set():
             started = time.monotonic()
-            self.refresh()
+            try:
+                self.refresh()
+            except Exception as error:  # read-only: nothing is lost, and the page must say it is stuck
+                LOG.exception("the dashboard could not read the stack")
+                with self._lock:
+                    self._state = {**self._state, "error": f"{type(error).__name__}: {error}"[:ERROR_CHARS]}
             self._stop.wait(max(0.0, self._interval - (time.monotonic() - started)))

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nicelist.dashboard.collector import jsonable
+from nicelist.dashboard import collector
+from nicelist.dashboard.collector import jsonable, meter_reading
 from nicelist.dashboard.feeds import Feed
 from nicelist.dashboard.notifications import FIELD_CHARS, FIELDS, TAIL_BYTES, latest_notifications, parse_line
 from nicelist.dashboard.positions import marker
@@ -114,3 +115,44 @@ def test_a_marker_only_for_a_position_a_map_can_show() -> None:
     for lat, lon in [(math.nan, 0.0), (0.0, math.inf), (91.0, 0.0), (0.0, -181.0)]:
         assert marker(state(lat, lon)) is None
     assert marker(ChildState("c-2", status, None)) is None
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["tables", "t", "series", "totals", "units", "now"]) | st.text(max_size=3),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=20,
+)
+
+
+_LEDGER = st.dictionaries(st.sampled_from(["series", "totals", "capacity"]), _JSON | st.lists(_JSON, max_size=3))
+_ANSWERS = _JSON | st.builds(lambda ledger, now: {"now": now, "tables": {"t": ledger}}, _LEDGER, _JSON)
+
+
+@given(_ANSWERS)
+def test_whatever_the_meter_answers_is_a_reading_or_a_value_error(answer: object) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(collector, "get_json", lambda url: answer)
+        try:
+            reading = meter_reading("http://meter", "t")
+        except ValueError:
+            return
+    assert set(reading) == {"capacity", "now", "total_units", "series"}
+    json.dumps(jsonable(reading), allow_nan=False)
+
+
+def test_the_meter_reading_drops_the_second_that_is_not_over() -> None:
+    ledger = {"capacity": 100, "totals": {"units": 7}, "series": [{"second": 1, "units": 5}, {"second": 2, "units": 2}]}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(collector, "get_json", lambda url: {"now": 2.5, "tables": {"t": ledger}})
+        reading = meter_reading("http://meter", "t")
+    assert reading == {
+        "capacity": 100, "now": 2.5, "total_units": 7,
+        "series": [{"second": 1, "units": 5, "throttled_units": 0, "throttle_events": 0}],
+    }  # fmt: skip

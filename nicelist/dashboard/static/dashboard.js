@@ -5,6 +5,7 @@
 
 const SVG = "http://www.w3.org/2000/svg";
 const TIMEOUT_MS = 3000;
+const STUCK_SECONDS = 15; // a reading older than this means the collector is stuck
 let run = null; // the dashboard process the page's history belongs to
 let lastGood = null; // when the server last answered
 let lostSince = null; // when it stopped answering
@@ -180,8 +181,15 @@ function render(state) {
   showChart(state.meter, state.status);
   if (state.writers) showWriters(state.writers);
   showMap(state.map);
-  markStale(state.feeds, false);
-  banner(lostText(state));
+  const behind = Date.now() / 1000 - state.now;
+  const stuck = behind > STUCK_SECONDS || state.error;
+  markStale(state.feeds, Boolean(stuck));
+  if (stuck) {
+    banner(`Lost the stack: the dashboard has had no fresh reading since ${clock(state.now)}`
+      + (state.error ? ` (${state.error})` : "") + ". Figures are stale.");
+  } else {
+    banner(lostText(state));
+  }
 }
 
 async function poll() {
