@@ -157,7 +157,7 @@ def provision_stage(stage: str, clients: Clients, options: ProvisionOptions | No
     # The stage's CloudWatch dashboard (nicelist.cw_dashboard), after the alarms it shows.
     alarm_names = [spec["AlarmName"] for spec in specs]
     queue_age = float(options.thresholds.queue_age_seconds)
-    alarm_outcomes.append(ensure_stage_dashboard(clients.cloudwatch, names, alarm_names, queue_age))
+    alarms_and_dashboard = [*alarm_outcomes, ensure_stage_dashboard(clients.cloudwatch, names, alarm_names, queue_age)]
     rate, rate_outcome = ensure_write_rate(
         clients.ssm, names.write_rate_parameter, float(options.write_capacity), options.write_rate
     )
@@ -173,7 +173,7 @@ def provision_stage(stage: str, clients: Clients, options: ProvisionOptions | No
         alarm_names=alarm_names,
         write_rate_parameter=names.write_rate_parameter,
         write_rate=rate,
-        actions=[dlq_outcome, queue_outcome, *table_outcomes, *topic_outcomes, *alarm_outcomes, rate_outcome],
+        actions=[dlq_outcome, queue_outcome, *table_outcomes, *topic_outcomes, *alarms_and_dashboard, rate_outcome],
     )
 
 
@@ -228,7 +228,7 @@ def _queue_attributes(options: ProvisionOptions, dlq_arn: str) -> dict[str, str]
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def provision_command(target: AwsTarget, as_json: bool, queue_age_alarm: int, **values: Any) -> None:
-    """Create or repair the stage's queue, DLQ, table, alarm topic, alarms and write-rate parameter."""
+    """Create or repair the stage's queue, DLQ, table, alarm topic, alarms, dashboard and write-rate parameter."""
     try:
         options = ProvisionOptions(thresholds=AlarmThresholds(queue_age_alarm), **values)
     except ProvisionError as error:
