@@ -7,7 +7,8 @@ table's consumed write units per second against its provisioned capacity; thrott
 math the way ``nicelist.drain`` computes it (backlog x updates per message x write units per update /
 the measured rate); the writer function's invocations, errors, throttles and concurrency; what the
 writer did with the updates (EMF, namespace ``nicelist``, dimensions ``service`` and ``stage`` as
-``writer/observability.py`` and ``writer/handler.py`` set them); and the stage's alarms.
+``writer/observability.py`` and ``writer/handler.py`` set them); where W and C live (SSM, not metrics);
+and the stage's alarms.
 
 ``put_dashboard`` overwrites, so "ensure" compares the stored body with the wanted one and puts only
 when they differ, reporting created / updated / unchanged as the alarms do. The operator who provisions
@@ -133,6 +134,14 @@ def _panels(names: StageNames, region: str, queue_age_alarm: float) -> list[dict
     ]
 
 
+def _budget_note(names: StageNames) -> str:
+    return (
+        f"**W** (the writers' write budget, WCU/s) is SSM `{names.write_rate_parameter}`, **C** (the writers it"
+        f" is split by) `{names.writer_concurrency_parameter}`: not metrics. `nicelist status --stage {names.stage}`"
+        " shows both beside the measured rate and the drain estimate; `nicelist rate` and `nicelist tune` change them."
+    )
+
+
 def dashboard_body(names: StageNames, region: str, alarm_arns: list[str], queue_age_alarm: float) -> dict[str, Any]:
     """The dashboard, laid out three panels a row, the alarms last."""
     widgets: list[dict[str, Any]] = []
@@ -149,6 +158,17 @@ def dashboard_body(names: StageNames, region: str, alarm_arns: list[str], queue_
             }
         )
     top = (len(widgets) + 2) // 3 * HEIGHT
+    widgets.append(
+        {
+            "type": "text",
+            "x": 0,
+            "y": top,
+            "width": 24,
+            "height": 2,
+            "properties": {"markdown": _budget_note(names)},
+        }
+    )
+    top += 2
     widgets.append(
         {
             "type": "alarm",

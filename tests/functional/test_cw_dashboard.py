@@ -98,8 +98,10 @@ def test_provision_creates_a_dashboard_whose_every_metric_is_one_the_stage_publi
             ((key, value),) = dimensions.items()
             assert value in resource_of[key], row
     # AND every panel of the issue is there
-    titles = " | ".join(w["properties"]["title"] for w in body["widgets"])
+    titles = " | ".join(w["properties"].get("title", w["properties"].get("markdown")) for w in body["widgets"])
     for panel in ("Backlog", "oldest message", "Dead-letter", "capacity", "Throttles", "Drain", "Writer", "Alarms"):
+        assert panel in titles
+    for panel in ("/nicelist/dev/write-rate", "/nicelist/dev/writer-concurrency"):  # W and C
         assert panel in titles
     assert {w["properties"]["region"] for w in body["widgets"] if w["type"] == "metric"} == {"eu-west-1"}
     # AND the alarm widget holds the ARNs CloudWatch gives the stage's alarms
