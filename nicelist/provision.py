@@ -25,6 +25,7 @@ from contract.names import StageNames
 from nicelist.alarms import AlarmThresholds, alarm_specs, ensure_alarms
 from nicelist.autoscaling import AutoScaling, AutoScalingError, ensure_autoscaling, scalable_target
 from nicelist.console import aws_errors, emit
+from nicelist.cw_dashboard import ensure_stage_dashboard
 from nicelist.options import AwsTarget, aws_options
 from nicelist.resources import (
     Outcome,
@@ -160,6 +161,10 @@ def provision_stage(stage: str, clients: Clients, options: ProvisionOptions | No
     alarm_outcomes = [
         Outcome("alarm", name, action) for name, action in ensure_alarms(clients.cloudwatch, specs).items()
     ]
+    # The stage's CloudWatch dashboard (nicelist.cw_dashboard), after the alarms it shows.
+    alarm_names = [spec["AlarmName"] for spec in specs]
+    queue_age = float(options.thresholds.queue_age_seconds)
+    alarms_and_dashboard = [*alarm_outcomes, ensure_stage_dashboard(clients.cloudwatch, names, alarm_names, queue_age)]
     rate, rate_outcome = ensure_write_rate(
         clients.ssm, names.write_rate_parameter, float(options.write_capacity), options.write_rate
     )
@@ -172,10 +177,10 @@ def provision_stage(stage: str, clients: Clients, options: ProvisionOptions | No
         table_name=names.table,
         table_arn=table_arn,
         topic_arn=topic_arn,
-        alarm_names=[spec["AlarmName"] for spec in specs],
+        alarm_names=alarm_names,
         write_rate_parameter=names.write_rate_parameter,
         write_rate=rate,
-        actions=[dlq_outcome, queue_outcome, *table_outcomes, *topic_outcomes, *alarm_outcomes, rate_outcome],
+        actions=[dlq_outcome, queue_outcome, *table_outcomes, *topic_outcomes, *alarms_and_dashboard, rate_outcome],
     )
 
 
@@ -253,7 +258,7 @@ def _queue_attributes(options: ProvisionOptions, dlq_arn: str) -> dict[str, str]
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def provision_command(target: AwsTarget, as_json: bool, queue_age_alarm: int, **values: Any) -> None:
-    """Create or repair the stage's queue, DLQ, table, alarm topic, alarms and write-rate parameter."""
+    """Create or repair the stage's queue, DLQ, table, alarm topic, alarms, dashboard and write-rate parameter."""
     try:
         autoscale = values.pop("autoscale")
         values["autoscale"] = None if autoscale is None else AutoScaling.parse(autoscale)

@@ -42,6 +42,7 @@ from rich.text import Text
 from contract.names import StageNames
 from nicelist.alarms import AlarmThresholds, alarm_specs
 from nicelist.console import aws_errors, emit, error_code
+from nicelist.cw_dashboard import dashboard_link
 from nicelist.drain import DrainEstimate, LoggedMix, estimate, message_mix, updates_per_message_option, writer_mix
 from nicelist.logs import run_dir_option
 from nicelist.options import AwsTarget, aws_options
@@ -428,6 +429,7 @@ def status_command(
             raise SystemExit(code)
         return
     status = read()
-    emit(_as_dict(status), as_json=as_json, lines=_lines(status))
+    link = dashboard_link(target)  # the CloudWatch dashboard (nicelist.cw_dashboard), locally the live page
+    emit({**_as_dict(status), "dashboard": link}, as_json=as_json, lines=[*_lines(status), f"dashboard      {link}"])
     if code := _exit_code(status):
         raise SystemExit(code)

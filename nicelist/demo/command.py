@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from nicelist.autoscaling import AutoScaling, AutoScalingError
+from nicelist.dashboard.serve import serve_dashboard
+from nicelist.dashboard.server import DEFAULT_DASHBOARD_PORT
 from nicelist.demo.chart import draw, series_for_chart
 from nicelist.demo.report import DemoReport
 from nicelist.demo.run import DemoOptions, Run, chart_path, run_buffered, run_direct
@@ -61,6 +63,10 @@ def _stack_options(function: Any) -> Any:
                      help="off | aws (5, +300/min) | provisioned:MIN:MAX | INITIAL:PER_MINUTE concurrent invokes."),
         click.option("--poller-ramp-minute", type=click.FloatRange(min=0.001, max=86_400), default=60.0,
                      show_default=True, help="Seconds one ramp minute lasts (the time factor; 60 is AWS's)."),
+        # The live dashboard (nicelist.dashboard): a web page on 127.0.0.1.
+        click.option("--dashboard-port", default=DEFAULT_DASHBOARD_PORT, show_default=True,
+                     help="The live dashboard's port."),
+        click.option("--no-dashboard", is_flag=True, help="Do not serve the live dashboard."),
     ]  # fmt: skip
     for option in reversed(options):
         function = option(function)
@@ -119,12 +125,17 @@ def up(**values: Any) -> None:
     config = _config(**values)
     console = Console()
     try:
-        with LocalStack(
-            config,
-            on_health=lambda event: _print_health(console, event),
-            on_notification=lambda line: _print_notification(console, line),
-        ) as stack:
+        with (
+            LocalStack(
+                config,
+                on_health=lambda event: _print_health(console, event),
+                on_notification=lambda line: _print_notification(console, line),
+            ) as stack,
+            serve_dashboard(stack, _dashboard_port(values)) as dashboard,
+        ):
             console.print(f"[bold]nicelist {config.stage}[/] is up.")
+            if dashboard is not None:
+                console.print(f"  dashboard     {dashboard.url}   (open in a browser)")
             console.print(f"  enqueue API   {stack.api_url}/v1/updates   (x-api-key: {config.api_key})")
             console.print(f"  embedded AWS  {stack.aws_url}   (AWS_ENDPOINT_URL; any credentials)")
             console.print(f"  metered DDB   {stack.dynamodb_url}/_meter/stats   (faults: /_meter/faults)")
@@ -153,6 +164,8 @@ def _print_notification(console: Console, line: Notification) -> None:
     """An alarm notification as it arrives through the stage's SNS topic."""
     colour = {"ALARM": "red", "OK": "green"}.get(line["state"], "yellow")
     console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] [{colour}]{describe(line)}[/]", highlight=False)
+
+
 def _auto_line(config: StackConfig) -> str:
     scaling = "none"
     if config.autoscale is not None:
@@ -161,6 +174,10 @@ def _auto_line(config: StackConfig) -> str:
             f"one emulated minute every {60 / config.time_factor:g} s"
         )
     return f"{scaling}; write rate {config.auto_write_rate or config.budget}"
+
+
+def _dashboard_port(values: dict[str, Any]) -> int | None:
+    return None if values["no_dashboard"] else int(values["dashboard_port"])
 
 
 def _print_health(console: Console, event: HealthEvent) -> None:
@@ -204,7 +221,12 @@ def demo(
     options = DemoOptions(updates=updates, children=children, spike_factor=spike_factor, seed=seed, live=not no_live)
     reports: list[tuple[DemoReport, Run]] = []
     try:
-        with LocalStack(config, extra_stages=[DIRECT_STAGE] if direct or compare else []) as stack:
+        with (
+            LocalStack(config, extra_stages=[DIRECT_STAGE] if direct or compare else []) as stack,
+            serve_dashboard(stack, _dashboard_port(values)) as dashboard,
+        ):
+            if dashboard is not None:
+                Console(stderr=True).print(f"dashboard: {dashboard.url}", highlight=False)
             if direct or compare:
                 reports.append(run_direct(stack, options, f"nicelist-{DIRECT_STAGE}"))
             if not direct:

@@ -28,6 +28,7 @@ def _ports() -> list[str]:
     return [
         "--moto-port", str(free_port()), "--meter-port", str(free_port()),
         "--api-port", str(free_port()), "--control-port", str(free_port()),
+        "--dashboard-port", str(free_port()),  # the live dashboard's default 8081 may be taken
     ]  # fmt: skip
 
 

@@ -73,7 +73,7 @@ def test_rerunning_changes_nothing(clients: Clients) -> None:
     provision_stage("dev", clients)
     again = provision_stage("dev", clients)
     assert again.changed() == []
-    assert len(again.actions) == 12
+    assert len(again.actions) == 13  # 11 resources, the auto scaling outcome and the CloudWatch dashboard
 
 
 def test_rerunning_repairs_drift(clients: Clients) -> None:
