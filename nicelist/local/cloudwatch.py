@@ -32,7 +32,7 @@ import logging
 import math
 import time
 import urllib.request
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -228,14 +228,3 @@ def _meter_tables(meter_url: str) -> dict[str, dict[str, Any]]:
         return {}
     tables = stats.get("tables") if isinstance(stats, dict) else None
     return {str(k): v for k, v in tables.items() if isinstance(v, dict)} if isinstance(tables, dict) else {}
-
-
-def stage_queues(names: Iterable[Any], urls: Callable[[str], str | None]) -> list[WatchedQueue]:
-    """Each stage's queue and DLQ that exists (``urls``: name to URL or None)."""
-    queues = []
-    for stage in names:
-        for name in (stage.queue, stage.dlq):
-            url = urls(name)
-            if url is not None:
-                queues.append(WatchedQueue(name, url))
-    return queues

@@ -15,11 +15,10 @@ an alarm notification (hostile or not) is logged by its size only and deleted.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -134,14 +133,3 @@ def read_notifications(path: Path) -> list[Notification]:
 def describe(line: Notification) -> str:
     """One line for people: ``ALARM  nicelist-local-queue-age (was OK): Threshold Crossed: ...``."""
     return f"{line['state']:<5} {line['alarm']} (was {line['previous']}): {line['reason']}"
-
-
-def notification_time(line: Notification) -> dt.datetime | None:
-    try:
-        return dt.datetime.strptime(line["time"], "%Y-%m-%dT%H:%M:%S.%f%z")
-    except (KeyError, ValueError):
-        return None
-
-
-def topics_of(provisioned: Sequence[Any]) -> list[tuple[str, str]]:
-    return [(result.stage, result.topic_arn) for result in provisioned]

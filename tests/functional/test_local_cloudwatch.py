@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import http.server
 import json
 import math
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -240,3 +242,54 @@ def test_the_demo_waits_only_for_alarms_that_are_clearing(
     # THEN only the first is clearing
     evaluator = AlarmEvaluator(clients.cloudwatch, clients.sns, "us-east-1", clock=lambda: now)
     assert evaluator.clearing() == [NAMES.alarm("queue-age")]
+
+
+class _Meter(http.server.BaseHTTPRequestHandler):
+    """The meter's ``/_meter/stats`` with one table: a throttled second, a quiet one, the current one."""
+
+    now = 0
+
+    def do_GET(self) -> None:
+        series = [
+            {"second": self.now - 3, "units": 50, "throttled_units": 20, "requests": 30, "throttle_events": 4},
+            {"second": self.now - 2, "units": 0, "throttled_units": 0, "requests": 0, "throttle_events": 0},
+            {"second": self.now, "units": 9, "throttled_units": 0, "requests": 9, "throttle_events": 0},
+        ]
+        body = json.dumps({"tables": {NAMES.table: {"capacity": 100, "series": series}}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_the_meters_seconds_become_the_tables_metrics(stage: tuple[Clients, ProvisionResult]) -> None:
+    # GIVEN a meter whose ledger has a throttled second, an idle one and the current (unfinished) one
+    clients, _ = stage
+    now = math.floor(time.time())
+    _Meter.now = now
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Meter)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        metrics = StackMetrics(MetricSink(clients.cloudwatch), clients.sqs, [], meter_url=url, clock=lambda: now + 0.5)
+        # WHEN two ticks publish (the second must not publish the same seconds again)
+        metrics.tick()
+        metrics.tick()
+    finally:
+        server.shutdown()
+
+    # THEN only the finished second with writes is published, stamped with its own second, once
+    def points(name: str) -> list[tuple[int, float]]:
+        found = clients.cloudwatch.get_metric_statistics(
+            Namespace="AWS/DynamoDB", MetricName=name, Dimensions=[{"Name": "TableName", "Value": NAMES.table}],
+            StartTime=dt.datetime.fromtimestamp(now - 60, dt.UTC), EndTime=dt.datetime.fromtimestamp(now + 5, dt.UTC),
+            Period=1, Statistics=["Sum"],
+        )["Datapoints"]  # fmt: skip
+        return sorted((int(p["Timestamp"].timestamp()) - now, p["Sum"]) for p in found)
+
+    assert points("WriteThrottleEvents") == [(-3, 4.0)]
+    assert points("ConsumedWriteCapacityUnits") == [(-3, 50.0)]
+    assert [value for _, value in points("ProvisionedWriteCapacityUnits")] == [200.0]  # two ticks of 100
