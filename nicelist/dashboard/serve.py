@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from nicelist.dashboard.collector import Collector, StackEndpoints
 from nicelist.dashboard.server import DashboardServer
-from nicelist.local.processes import StartupError
+from nicelist.local.processes import StartupError, port_is_free
 from nicelist.local.stack import LocalStack
 
 
@@ -23,6 +23,13 @@ def stack_endpoints(stack: LocalStack) -> StackEndpoints:
         control_url=runtime.control_url if runtime is not None else None,
         run_dir=stack.config.run_dir,
     )
+
+
+def free_dashboard_port(port: int, host: str = "127.0.0.1") -> int:
+    """``port``, checked before the stack starts: a taken port fails in a second, not after the stack is up."""
+    if not port_is_free(host, port):
+        raise StartupError(f"port {port} on {host} is in use (another `nicelist up`?): pass another --dashboard-port")
+    return port
 
 
 @contextmanager

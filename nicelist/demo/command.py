@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from nicelist.autoscaling import AutoScaling, AutoScalingError
-from nicelist.dashboard.serve import serve_dashboard
+from nicelist.dashboard.serve import free_dashboard_port, serve_dashboard
 from nicelist.dashboard.server import DEFAULT_DASHBOARD_PORT
 from nicelist.demo.chart import draw, series_for_chart
 from nicelist.demo.report import DemoReport
@@ -125,13 +125,14 @@ def up(**values: Any) -> None:
     config = _config(**values)
     console = Console()
     try:
+        dashboard_port = _dashboard_port(values)
         with (
             LocalStack(
                 config,
                 on_health=lambda event: _print_health(console, event),
                 on_notification=lambda line: _print_notification(console, line),
             ) as stack,
-            serve_dashboard(stack, _dashboard_port(values)) as dashboard,
+            serve_dashboard(stack, dashboard_port) as dashboard,
         ):
             console.print(f"[bold]nicelist {config.stage}[/] is up.")
             if dashboard is not None:
@@ -177,7 +178,7 @@ def _auto_line(config: StackConfig) -> str:
 
 
 def _dashboard_port(values: dict[str, Any]) -> int | None:
-    return None if values["no_dashboard"] else int(values["dashboard_port"])
+    return None if values["no_dashboard"] else free_dashboard_port(int(values["dashboard_port"]))
 
 
 def _print_health(console: Console, event: HealthEvent) -> None:
@@ -221,9 +222,10 @@ def demo(
     options = DemoOptions(updates=updates, children=children, spike_factor=spike_factor, seed=seed, live=not no_live)
     reports: list[tuple[DemoReport, Run]] = []
     try:
+        dashboard_port = _dashboard_port(values)
         with (
             LocalStack(config, extra_stages=[DIRECT_STAGE] if direct or compare else []) as stack,
-            serve_dashboard(stack, _dashboard_port(values)) as dashboard,
+            serve_dashboard(stack, dashboard_port) as dashboard,
         ):
             if dashboard is not None:
                 Console(stderr=True).print(f"dashboard: {dashboard.url}", highlight=False)

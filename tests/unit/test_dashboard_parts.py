@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import socket
 import tempfile
 from pathlib import Path
 
@@ -16,7 +17,9 @@ from nicelist.dashboard.collector import jsonable, meter_reading
 from nicelist.dashboard.feeds import Feed
 from nicelist.dashboard.notifications import FIELD_CHARS, FIELDS, TAIL_BYTES, latest_notifications, parse_line
 from nicelist.dashboard.positions import marker
+from nicelist.dashboard.serve import free_dashboard_port
 from nicelist.dashboard.server import MAX_MARKERS, QueryError, parse_state_query, state_body
+from nicelist.local.processes import StartupError
 from nicelist.reader import ChildState, LocationRecord, StatusRecord
 
 
@@ -156,3 +159,13 @@ def test_the_meter_reading_drops_the_second_that_is_not_over() -> None:
         "capacity": 100, "now": 2.5, "total_units": 7,
         "series": [{"second": 1, "units": 5, "throttled_units": 0, "throttle_events": 0}],
     }  # fmt: skip
+
+
+def test_a_taken_dashboard_port_is_refused_before_the_stack_starts() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(StartupError, match="--dashboard-port"):
+            free_dashboard_port(port)
+    assert free_dashboard_port(port) == port
