@@ -124,6 +124,7 @@ def up(**values: Any) -> None:
     """Run the whole stack on this machine until Ctrl-C: moto server, meter, enqueue API, writers."""
     config = _config(**values)
     console = Console()
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)  # until the stack is up: stop what has started
     try:
         dashboard_port = _dashboard_port(values)
         with (
@@ -159,6 +160,11 @@ def up(**values: Any) -> None:
                 stopped.wait()
     except StartupError as error:
         raise click.ClickException(str(error)) from None
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    """SIGTERM unwinds like Ctrl-C, so every ``with`` stops its processes (no orphaned moto or meter)."""
+    raise SystemExit(128 + signum)
 
 
 def _print_notification(console: Console, line: Notification) -> None:
@@ -221,6 +227,7 @@ def demo(
     config = _config(**values)
     options = DemoOptions(updates=updates, children=children, spike_factor=spike_factor, seed=seed, live=not no_live)
     reports: list[tuple[DemoReport, Run]] = []
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         dashboard_port = _dashboard_port(values)
         with (
@@ -237,15 +244,15 @@ def demo(
                 reports.append((report, run))
                 report.series["queue"] = [{s.second: s.queued for s in samples}]
                 report.series["backlog"] = [{s.second: s.backlog_updates for s in samples}]
+                if stack.runtime is not None:  # the poller ramp's timeline (issue 13)
+                    ramp = stack.runtime.timeline()
+                    report.series["pollers"] = [{row["second"]: row["pollers"] for row in ramp}]
+                    report.series["in_flight"] = [{row["second"]: row["in_flight"] for row in ramp}]
             # Local CloudWatch: judge the run's last periods, and give clearing alarms time to clear.
             if stack.cloudwatch is not None:
                 if not as_json:
                     click.echo("waiting for the alarms to judge the run's last periods ...", err=True)
                 stack.cloudwatch.settle(config.alarm_period, patience=ALARM_PATIENCE_PERIODS * config.alarm_period)
-                if stack.runtime is not None:  # the poller ramp's timeline (issue 13)
-                    ramp = stack.runtime.timeline()
-                    report.series["pollers"] = [{row["second"]: row["pollers"] for row in ramp}]
-                    report.series["in_flight"] = [{row["second"]: row["in_flight"] for row in ramp}]
     except StartupError as error:
         raise click.ClickException(str(error)) from None
     path = chart or chart_path(config.run_dir, "compare" if compare else ("direct" if direct else "demo"))

@@ -128,3 +128,25 @@ def _wait(condition: object, timeout: float, process: subprocess.Popen[str]) -> 
         assert process.poll() is None, process.stdout.read() if process.stdout else "nicelist up exited"
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.5)
+
+
+def test_sigterm_stops_a_running_demo_and_every_process_it_started(tmp_path: Path) -> None:
+    # GIVEN a demo whose stack is up and whose story is still being sent (a supervisor's stop, not a terminal's)
+    ports = _ports()
+    process = subprocess.Popen(
+        [*NICELIST, "demo", "--updates", "20000", "--no-live", "--run-dir", str(tmp_path), *ports],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        _wait(lambda: _health(urllib3.PoolManager(retries=False, timeout=5), ports[5]), 60, process)
+        children = _descendants(process.pid)
+        assert len(children) >= 4  # moto, meter, API server, writer executions
+        # WHEN only the demo's own process gets SIGTERM
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    # THEN it exits with 128 + SIGTERM and nothing it started outlives it
+    assert process.returncode == 128 + signal.SIGTERM, output[-3000:]
+    assert [pid for pid in children if _alive(pid)] == [], "child processes outlived nicelist demo"
