@@ -2,10 +2,11 @@
 per-second ledgers.
 
 A table's write capacity is, in this order: the meter's own setting for it (``--capacity``, ``PUT
-/_meter/capacity``: provisioned WCU), what the table states (learned from CreateTable / UpdateTable /
-DescribeTable: provisioned WCU, or on-demand with its maximum throughput), the default capacity;
-None is unlimited. A write is refused past the table's allowance (``limiter``) or past 1,000 WCU/s
-on its partition (``tables``), and the refusal says which (``Throttle``).
+/_meter/capacity``: provisioned WCU; an auto scaling activity, ``rescale``, replaces it), what the
+table states (learned from CreateTable / UpdateTable / DescribeTable: provisioned WCU, or on-demand
+with its maximum throughput), the default capacity; None is unlimited. Each second's capacity in
+force is kept for the stats, beside the ledger. A write is refused past the table's allowance
+(``limiter``) or past 1,000 WCU/s on its partition (``tables``), and the refusal says which (``Throttle``).
 """
 
 from __future__ import annotations
