@@ -188,6 +188,14 @@ class Meter:
             state = self._tables.get(table)
             return state.spec if state is not None else None
 
+    def on_demand_throughput(self, table: str) -> tuple[int, int | None] | None:
+        """An on-demand table's ``(units it serves at once, its maximum or None)``; None if not on-demand."""
+        with self._lock:
+            state = self._tables.get(table)
+            if state is None or state.on_demand is None:
+                return None
+            return state.on_demand.instant_capacity(self._clock()), state.on_demand.max_units
+
     def hash_key(self, table: str) -> str | None:
         """The partition key's attribute name, if the table has told."""
         spec = self.spec(table)
