@@ -13,9 +13,10 @@ shares sum to at most ``W``. That holds because
 
 - an execution grants units only while its own lease is valid for ``lead + skew`` more seconds, so
   every reader still counts it;
-- every reader re-reads the leases (a strongly consistent ``Query``) at least every ``read_seconds``
-  before it reserves, and reserves at most ``lead_seconds`` ahead (``SecondBudget``'s ``max_lead``),
-  so units granted at ``t`` were priced from a read after ``t - read - lead``;
+- every reader prices units only with a reading (a strongly consistent ``Query``) younger than
+  ``read_seconds``, else divides by ``C``, and reserves at most ``lead_seconds`` ahead
+  (``SecondBudget``'s ``max_lead``), so units granted at ``t`` were priced from a read after
+  ``t - read - lead``;
 - a newcomer writes its lease, then reads: if it sees no other live lease nobody else is granting
   (they would hold one), and it starts at once with ``d = 1``; otherwise it grants nothing for
   ``join_seconds = read + lead + skew`` after its write, by which time every other reader has counted
@@ -23,12 +24,13 @@ shares sum to at most ``W``. That holds because
 - ``d`` is clamped to ``C``: at most ``C`` executions run (reserved concurrency), so ``d = C`` is safe
   whatever was read, which is also what a failed read falls back to while the own lease is valid;
 - an execution whose lease could not be renewed in time stops granting and joins again; one whose
-  join write fails waits and tries again (no lease, no grants); one refused the permission
-  (``AccessDeniedException``) shares by ``C``, as every execution of that role then does.
+  join write is throttled or fails on the server side waits and tries again (no lease, no grants);
+  one whose join is refused for good (no permission, no such table, another key schema) shares by
+  ``C``, as every execution of the stage then does.
 
 The cost: a lease ``PutItem`` (1 WCU) when an execution joins and every ``lease - renew_before``
-seconds while it runs, taken from its own budget; one strongly consistent ``Query`` per
-``read_seconds`` per execution (1 RCU while the leases fit 4 KB, about 30 of them); a ``DeleteItem``
+seconds while it runs, taken from its own budget; one strongly consistent ``Query`` about every
+``read_seconds - REFRESH_AHEAD_SECONDS`` per execution (1 RCU while the leases fit 4 KB, about 30); a ``DeleteItem``
 for a lease dead for ``lease_seconds`` (the execution was reclaimed), at most one per read.
 The join write itself is not in anyone's budget (the joiner has none yet): at most 1 WCU per joining
 execution in its second, inside the 3 % the stage keeps between ``W`` and the table's capacity.
@@ -149,6 +151,24 @@ class LeaseBoard:
                 raise
 
 
+TRANSIENT_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "TransactionConflictException",
+    }
+)
+
+
+def _transient(error: ClientError) -> bool:
+    """Worth trying again: a throttle or a server-side failure (DynamoDB's retryable errors)."""
+    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    return error.response.get("Error", {}).get("Code") in TRANSIENT_CODES or status >= 500
+
+
 def _parse(item: dict[str, Any]) -> Lease | None:
     """A lease item, or None for anything malformed (counted as nothing: only its own owner spends by it)."""
     try:
@@ -184,7 +204,8 @@ class LiveShare:
         self._divisor: int | None = None
         self._read_at = -math.inf
         self._writes = 0  # lease writes made and not yet charged to the pacer's budget
-        self.static = False  # no permission for leases: W / C, as every other execution does then
+        self.static = False  # leases refused for good: W / C, as every other execution does then
+        self._problem: str | None = None  # the last join failure logged
         self._lock = threading.Lock()
         self._io = threading.Lock()  # one renewal or re-read at a time, outside ``_lock``
 
@@ -235,15 +256,18 @@ class LiveShare:
         try:
             self._board.put(lease)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "AccessDeniedException":
-                # Every execution has the same role: all of them fall back to W / C, which is safe.
-                logger.warning("no permission for leases: sharing W by C", error=str(error))
+            if not _transient(error):
+                # No permission, no such table, a table of another key schema: the same for every
+                # execution of the stage, so all of them share W by C, which is safe (the writes
+                # themselves then meet the problem and report it).
+                logger.warning("leases refused: sharing W by C", error=str(error))
                 self.static = True
                 return Standing(self._clock(), concurrency)
             return self._retry_join(error, concurrency)
         except BotoCoreError as error:
             return self._retry_join(error, concurrency)
         written = self._clock()
+        self._problem = None
         self._lease = Lease(self.owner, written, lease.until)
         self._read(written, locked=True)
         if self._divisor is None:  # could not read: nobody is known to be absent
@@ -255,7 +279,10 @@ class LiveShare:
 
     def _retry_join(self, error: Exception, concurrency: int) -> Standing:
         """No lease, so no grants: ask again in a moment (the pacer waits, within the deadline)."""
-        logger.warning("lease call failed", call="join", error=f"{type(error).__name__}: {error}")
+        problem = f"{type(error).__name__}: {error}"
+        if problem != self._problem:  # once per problem, not every retry
+            self._problem = problem
+            logger.warning("lease call failed", call="join", error=problem)
         return Standing(self._clock() + JOIN_RETRY_SECONDS, concurrency)
 
     def _read(self, started: float, *, locked: bool = False) -> None:

@@ -118,14 +118,16 @@ def test_while_another_caller_reads_an_old_reading_is_not_used() -> None:
         assert share.prepare(4).divisor == 4  # too old to price units with: C, which is always safe
 
 
-def test_no_permission_falls_back_to_c() -> None:
-    class Denied(Board):
+@pytest.mark.parametrize("code", ["AccessDeniedException", "ResourceNotFoundException", "ValidationException"])
+def test_leases_refused_for_good_fall_back_to_c(code: str) -> None:
+    class Refused(Board):
         def put(self, lease: Lease) -> None:
-            raise ClientError({"Error": {"Code": "AccessDeniedException"}}, "PutItem")
+            raise ClientError({"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": 400}}, "PutItem")
 
     clock = Clock()
-    share = LiveShare(Denied(), clock, owner="a")  # type: ignore[arg-type]
+    share = LiveShare(Refused(), clock, owner="a")  # type: ignore[arg-type]
     assert share.prepare(4).divisor == 4 and share.static
+    assert share.prepare(4).active_at <= clock.now  # W / C at once, not a retry every 0.2 s
 
 
 actions = st.lists(
