@@ -19,6 +19,8 @@ from moto import mock_aws
 from contract.names import StageNames
 from nicelist.cli import main
 from nicelist.provision import Clients
+from nicelist.tuning.aws import AwsStage
+from nicelist.tuning.model import StageUnavailable
 from tests.support.deployed import REGION, STAGE, deploy_stage, writer_mapping
 
 NAMES = StageNames("dev")
@@ -120,13 +122,18 @@ def test_never_raises_while_the_table_throttles(stage: Clients, waits: list[floa
     assert live() == (2, 2, "2")
 
 
-def test_dry_run_decides_but_changes_nothing(stage: Clients, waits: list[float]) -> None:
+def test_dry_run_decides_and_says_why_but_changes_nothing(stage: Clients, waits: list[float]) -> None:
     backlog(5)
     table_rate(10)
     executions(2)
     _, step = auto("--dry-run")
     assert (step["action"], step["after"], step["applied"]) == ("raise", 4, False)
     assert live() == (2, 2, "2") and waits == []
+    # the same without --json: each decision with its reasons, and where each signal came from
+    result = CliRunner().invoke(main, [*AUTO[:-1], "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "raise C 2 -> 4: backlog 5" in result.stdout and "(dry run)" in result.stdout
+    assert "busy 2.0 (cloudwatch)" in result.stdout
 
 
 def test_a_spent_budget_holds(stage: Clients, waits: list[float]) -> None:
@@ -138,16 +145,6 @@ def test_a_spent_budget_holds(stage: Clients, waits: list[float]) -> None:
     assert any("budget spent" in reason for reason in step["reasons"])
 
 
-def test_text_output_says_why_and_from_where(stage: Clients, waits: list[float]) -> None:
-    backlog(5)
-    table_rate(10)
-    executions(2)
-    result = CliRunner().invoke(main, [*AUTO[:-1], "--dry-run"])
-    assert result.exit_code == 0, result.output
-    assert "raise C 2 -> 4: backlog 5" in result.stdout and "(dry run)" in result.stdout
-    assert "busy 2.0 (cloudwatch)" in result.stdout
-
-
 @pytest.mark.parametrize(
     "arguments",
     [
@@ -157,5 +154,34 @@ def test_text_output_says_why_and_from_where(stage: Clients, waits: list[float])
         ["--auto", "--max", "1"],  # below AWS's 2
     ],
 )
-def test_usage_errors(stage: Clients, arguments: list[str]) -> None:
-    assert CliRunner().invoke(main, ["tune", *STAGE, *arguments]).exit_code == 2
+def test_usage_errors(arguments: list[str]) -> None:
+    with mock_aws():
+        assert CliRunner().invoke(main, ["tune", *STAGE, *arguments]).exit_code == 2
+
+
+def test_the_loop_skips_a_step_it_cannot_read_and_stops_on_ctrl_c(
+    stage: Clients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Until Ctrl-C: a moment without the stage is one skipped step, not the end of the controller."""
+    original, reads = AwsStage.read, []
+
+    def read(self: AwsStage) -> Any:
+        reads.append(1)
+        if len(reads) == 1:
+            raise StageUnavailable("the writer is being redeployed")
+        return original(self)
+
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(AwsStage, "read", read)
+    monkeypatch.setattr("nicelist.tuning.command.time.sleep", sleep)
+    result = CliRunner().invoke(main, ["tune", *STAGE, "--auto", "--max", "4", "--interval", "7", "--json"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert [line["action"] for line in lines] == ["skipped", "hold"]
+    assert "redeployed" in lines[0]["error"] and sleeps == [7.0, 7.0]
