@@ -174,11 +174,15 @@ def tune_steps(live: LiveStage, after: int, settle: float, backend: Backend) -> 
     if refused := tuning_findings(wanted, live.facts):
         return Change(wanted, [], [finding.line() for finding in refused])
     steps = backend.prepare(plan_steps(tuning, wanted, settle))
-    lowered = [i for i, step in enumerate(steps) if step.action == "writer-concurrency" and step.after < step.before]
+    lowered = [i for i, step in enumerate(steps) if step.action == "writer-concurrency" and _lowers(step)]
     if lowered and settle > 0:
         why = "until every invocation started under the larger maximum has ended (timeout + cache)"
         steps.insert(lowered[0], Step("wait", None, settle, why))
     return Change(wanted, steps, [])
+
+
+def _lowers(step: Step) -> bool:
+    return step.before is not None and step.after is not None and step.after < step.before
 
 
 @dataclass

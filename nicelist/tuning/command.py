@@ -327,7 +327,9 @@ def _report(
 def tune_command(target: AwsTarget, **values: Any) -> None:  # fmt: skip
     """Change the writers' concurrency, the write rate and batching safely; without options, show them.
 
-    Exit 1 when the change is refused (it would break a rule `nicelist doctor` checks) or does not read back."""
+    Exit 1 when the change is refused (it would break a rule `nicelist doctor` checks) or does not read back.
+
+    With --auto --max N, an autoscaler changes C alone until Ctrl-C (--once: one step), see docs/tuning.md."""
     try:
         with aws_errors():
             if values["auto"]:  # the autoscaler for C (nicelist.tuning.autoscale_run)
