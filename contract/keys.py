@@ -18,6 +18,15 @@ LOCATION = "LOCATION"
 TRACK_PREFIX = "LOC#"
 # TTL attribute of track points (epoch seconds).
 EXPIRES_AT = "expires_at"
+# The one partition that is not a child's: the writers' leases (writer/share.py). A child id can never
+# start with "#" (contract/updates.py allows [A-Za-z0-9_.-] only), so no child's data is ever in it.
+WRITERS_PARTITION = "#writers"
+
+
+def is_child_partition(partition: str) -> bool:
+    """Whether a partition-key value is a child's (a reader scanning the table skips the others)."""
+    return not partition.startswith("#")
+
 
 # What ``CreateTable`` takes: both keys are strings.
 KEY_SCHEMA: list[dict[str, Any]] = [

@@ -48,10 +48,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from contract.keys import PARTITION_KEY, SORT_KEY
+from contract.keys import PARTITION_KEY, SORT_KEY, WRITERS_PARTITION
 from writer.observability import logger
 
-LEASE_PARTITION = "#writers"  # never a child id: contract/updates.py allows [A-Za-z0-9_.-] only
+LEASE_PARTITION = WRITERS_PARTITION  # never a child id (contract/keys.py)
 LEASE_PREFIX = "LEASE#"
 SINCE, UNTIL, EXPIRES = "lease_since", "lease_until", "expires_at"
 TTL_AFTER_SECONDS = 3_600  # DynamoDB's TTL removes what no reader cleaned up

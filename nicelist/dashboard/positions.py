@@ -28,7 +28,7 @@ import zlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from contract.keys import PARTITION_KEY
+from contract.keys import PARTITION_KEY, is_child_partition
 from nicelist.reader import ChildReader, ChildState
 
 SAMPLE_SIZE = 40
@@ -133,5 +133,7 @@ class ChildSample:
         page = self._dynamodb.scan(**request)
         self._cursor = page.get("LastEvaluatedKey")
         self.follow(
-            str(item[PARTITION_KEY]["S"]) for item in page.get("Items", []) if "S" in item.get(PARTITION_KEY, {})
+            str(item[PARTITION_KEY]["S"])
+            for item in page.get("Items", [])
+            if "S" in item.get(PARTITION_KEY, {}) and is_child_partition(str(item[PARTITION_KEY]["S"]))
         )

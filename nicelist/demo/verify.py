@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from contract.keys import track_key
+from contract.keys import PARTITION_KEY, SORT_KEY, is_child_partition, track_key
 from contract.updates import LocationUpdate, StatusUpdate
 
 AnyUpdate = StatusUpdate | LocationUpdate
@@ -59,10 +59,12 @@ class Verdict:
 
 
 def scan_table(dynamodb: Any, table: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every child's item; the writers' lease partition (``contract.keys.WRITERS_PARTITION``) is not data."""
     items: dict[tuple[str, str], dict[str, Any]] = {}
     for page in dynamodb.get_paginator("scan").paginate(TableName=table):
         for item in page["Items"]:
-            items[(item["child_id"]["S"], item["sk"]["S"])] = item
+            if is_child_partition(item[PARTITION_KEY]["S"]):
+                items[(item[PARTITION_KEY]["S"], item[SORT_KEY]["S"])] = item
     return items
 
 
