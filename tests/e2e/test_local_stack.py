@@ -71,7 +71,10 @@ def nicelist_up(run_dir: Path) -> Iterator[Up]:
     )  # fmt: skip
     up = Up(process, moto=ports[1], api=ports[5])
     try:
-        _wait(lambda: _health(urllib3.PoolManager(retries=False, timeout=5), up.api), 60, process)
+        http = urllib3.PoolManager(retries=False, timeout=5)
+        _wait(lambda: _health(http, up.api), 60, process)
+        # the dashboard starts last (after the writers and the local CloudWatch): then `up` is up
+        _wait(lambda: _answers(http, f"http://127.0.0.1:{ports[9]}/api/state"), 60, process)
         yield up
     finally:
         os.killpg(process.pid, signal.SIGINT)
@@ -115,11 +118,15 @@ def _alive(pid: int) -> bool:
     return " Z " not in stat  # a zombie is dead, just not yet reaped by its parent
 
 
-def _health(http: urllib3.PoolManager, port: str) -> bool:
+def _answers(http: urllib3.PoolManager, url: str) -> bool:
     try:
-        return http.request("GET", f"http://127.0.0.1:{port}/v1/health").status == 200
+        return http.request("GET", url).status == 200
     except urllib3.exceptions.HTTPError:
         return False
+
+
+def _health(http: urllib3.PoolManager, port: str) -> bool:
+    return _answers(http, f"http://127.0.0.1:{port}/v1/health")
 
 
 def _wait(condition: object, timeout: float, process: subprocess.Popen[str]) -> None:
