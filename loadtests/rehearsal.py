@@ -1,11 +1,19 @@
-"""Rehearse a peak on the local stack: the table scales (DynamoDB auto scaling, emulated by the meter)
-and the writers follow (write rate ``auto``), with nobody touching anything.
+"""Rehearse a peak on the local stack: the table scales (DynamoDB auto scaling, emulated by the meter),
+the writers follow (write rate ``auto``), the writers' concurrency follows the backlog (``nicelist tune
+--auto``, with ``--concurrency-auto MIN:MAX``), and the alarms fire and clear as they would on AWS, with
+nobody touching anything.
 
 ``python -m loadtests.rehearsal`` starts the stack with ``--autoscale`` and ``--write-rate auto``,
 replays the demo's story (quiet, a spike of ``--spike-factor`` x the starting capacity, quiet), waits
 for the drain, checks that nothing was lost and that no second's writes (accepted, and offered:
 accepted + throttled) exceeded the capacity in force in that second, prints what auto scaling did,
 and draws capacity, write rate and backlog over time (README, "Rehearse a peak").
+
+With ``--concurrency-auto`` the rehearsal runs ``nicelist tune --stage local --auto --json`` as an
+operator would, in a process of its own for the whole run, and stops it with Ctrl-C at the end; each
+change it applied is printed and drawn. The alarm notifications the stage's SNS topic delivered
+(``notifications.log``, docs/design.md "The local stack") are printed and drawn as well; the queue-age
+threshold is ``--queue-age-alarm``, so a short spike can age past it.
 
 Time is compressed for auto scaling only (``--time-factor``: one emulated minute every 60/F real
 seconds); the meter's per-second enforcement is real. The writers' W/C cache (5 s) would be five
@@ -15,10 +23,16 @@ emulated minutes at F = 60, so the rehearsal runs them with a 1 s cache (``--cac
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime as dt
 import json
+import os
+import signal
+import subprocess
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +47,9 @@ from nicelist.autoscaling import AutoScaling
 from nicelist.demo.monitor import MeterReader
 from nicelist.demo.report import DemoReport
 from nicelist.demo.run import DemoOptions, run_buffered
+from nicelist.local.notifications import LOG_NAME, Notification, describe, read_notifications
 from nicelist.local.stack import LocalStack, StackConfig
+from nicelist.options import LOCAL_CREDENTIALS
 from writer.autorate import AutoRate, parse_write_rate
 
 
@@ -46,6 +62,8 @@ class Rehearsal:
     seconds: list[dict[str, Any]]  # the meter's series: second, units, throttled_units, capacity
     backlog: dict[int, int | None]
     activities: list[dict[str, Any]] = field(default_factory=list)
+    concurrency: list[dict[str, Any]] = field(default_factory=list)  # tune --auto's applied changes
+    notifications: list[Notification] = field(default_factory=list)
 
     def over_capacity(self) -> list[dict[str, Any]]:
         """Seconds in which the table took more than the capacity in force then (burst credit would let it)."""
@@ -64,6 +82,10 @@ class Rehearsal:
             "starting_capacity": self.seconds[0]["capacity"] if self.seconds else None,
             "peak_capacity": self.peak_capacity(),
             "activities": self.activities,
+            "concurrency_changes": [
+                {"at": c["at"], "before": c["before"], "after": c["after"]} for c in self.concurrency
+            ],
+            "alarms": [{"time": n["time"], "alarm": n["alarm"], "state": n["state"]} for n in self.notifications],
         }
 
     def lines(self) -> list[str]:
@@ -77,19 +99,78 @@ class Rehearsal:
             f"write rate: peak {max(offered or [0])} WCU/s offered, highest second accepted "
             f"{max(ratios or [0]):.2f} x the capacity in force, {sum(s['throttled_units'] for s in self.seconds)} "
             "units throttled",
-            f"seconds over capacity: {len(self.over_capacity())}",
+            f"seconds over capacity: {len(self.over_capacity())}"
+            + "".join(
+                f"  (+{s['second'] - self.started} s: {s['units']} of {s['capacity']})" for s in self.over_capacity()
+            ),
         ]
         lines += [
             f"  +{a['real'] - self.started:5.0f} s  {a['from']:>4} -> {a['to']:>4} WCU  {a['cause']}"
             for a in self.activities
         ]
+        if self.concurrency:
+            lines.append("writers' concurrency (nicelist tune --auto):")
+            for change in self.concurrency:
+                at = _epoch(change["at"]) - self.started
+                reasons = "; ".join(change.get("reasons") or [])
+                lines.append(f"  +{at:5.0f} s  C {change['before']} -> {change['after']}  {reasons}")
+        lines.append(f"alarm notifications: {len(self.notifications)}" + ("" if self.notifications else " (none)"))
+        lines += [f"  +{_epoch(n['time']) - self.started:5.0f} s  {describe(n)}" for n in self.notifications]
         return lines
 
 
-def rehearse(config: StackConfig, options: DemoOptions, linger: float = 0.0) -> Rehearsal:
+def _epoch(iso: str) -> float:
+    """An ISO 8601 time (``tune --auto``'s ``at``, a notification's ``time``) as epoch seconds."""
+    return dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+@contextlib.contextmanager
+def concurrency_autoscaler(stack: LocalStack, bounds: tuple[int, int] | None) -> Iterator[list[dict[str, Any]]]:
+    """``nicelist tune --auto`` against the stack for as long as the block runs; yields its applied changes."""
+    applied: list[dict[str, Any]] = []
+    if bounds is None:
+        yield applied
+        return
+    config = stack.config
+    command = [sys.executable, "-m", "nicelist", "tune", "--stage", config.stage, "--auto", "--json"]
+    command += ["--min", str(bounds[0]), "--max", str(bounds[1]), "--interval", "3", "--cooldown", "10"]
+    command += ["--idle-for", "15", "--drain-target", "20", "--settle-seconds", "6"]
+    command += ["--endpoint-url", stack.aws_url, "--meter-url", stack.dynamodb_url]
+    command += ["--control-url", f"http://{config.host}:{config.control_port}"]
+    environment = {**os.environ, **LOCAL_CREDENTIALS, "AWS_DEFAULT_REGION": "us-east-1"}
+    log = (config.run_dir / "tune-auto.log").open("w", encoding="utf-8")
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True, env=environment)
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            log.write(line)
+            with contextlib.suppress(ValueError):
+                record = json.loads(line)
+                if record.get("applied"):
+                    applied.append(record)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        yield applied
+    finally:
+        process.send_signal(signal.SIGINT)  # as an operator stops it
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        reader.join(timeout=10)
+        log.close()
+
+
+def rehearse(
+    config: StackConfig, options: DemoOptions, linger: float = 0.0, concurrency: tuple[int, int] | None = None
+) -> Rehearsal:
     """Run the story once on a stack built from ``config``, then watch ``linger`` seconds more (auto
-    scaling scales in once the table has been quiet long enough); the stack is stopped on return."""
-    with LocalStack(config) as stack:
+    scaling scales in once the table has been quiet long enough, ``tune --auto`` lowers C, alarms
+    clear); the stack is stopped on return."""
+    with LocalStack(config) as stack, concurrency_autoscaler(stack, concurrency) as changes:
         report, run, monitor = run_buffered(stack, options)
         samples = monitor.timeline.snapshot()
         time.sleep(linger)
@@ -100,14 +181,16 @@ def rehearse(config: StackConfig, options: DemoOptions, linger: float = 0.0) -> 
     started = int(run.started)
     seconds = [s for s in stats["series"] if s["second"] >= started]
     activities = stats["scaling_activities"]
-    return Rehearsal(report, started, seconds, {s.second: s.backlog_updates for s in samples}, activities)
+    notifications = [n for n in read_notifications(config.run_dir / LOG_NAME) if _epoch(n["time"]) >= started]
+    backlog = {s.second: s.backlog_updates for s in samples}
+    return Rehearsal(report, started, seconds, backlog, activities, list(changes), notifications)
 
 
 def draw(path: Path, rehearsal: Rehearsal, title: str) -> Path:
     """Capacity (step), the write rate offered and accepted, and the backlog, per second."""
     start = rehearsal.started
     t = [s["second"] - start for s in rehearsal.seconds]
-    figure, axis = plt.subplots(figsize=(11, 4.6))
+    figure, (axis, lower) = plt.subplots(2, 1, figsize=(11, 6.2), sharex=True, gridspec_kw={"height_ratios": [3, 1.1]})
     axis.step(
         t, [s["capacity"] for s in rehearsal.seconds], where="post", color="#2da44e", lw=2, label="capacity (WCU)"
     )
@@ -116,7 +199,7 @@ def draw(path: Path, rehearsal: Rehearsal, title: str) -> Path:
     axis.plot(t, [s["units"] for s in rehearsal.seconds], color="#1f6feb", lw=1.6, label="write rate accepted (WCU/s)")
     for activity in rehearsal.activities:
         axis.axvline(activity["real"] - start, color="#2da44e", alpha=0.25, lw=1)
-    axis.set_xlabel("seconds")
+    _draw_concurrency_and_alarms(lower, rehearsal, t[-1] if t else 0)
     axis.set_ylabel("WCU per second")
     axis.set_ylim(bottom=0)
     axis.grid(alpha=0.3)
@@ -137,6 +220,44 @@ def draw(path: Path, rehearsal: Rehearsal, title: str) -> Path:
     return path
 
 
+def _draw_concurrency_and_alarms(axis: Any, rehearsal: Rehearsal, end: float) -> None:
+    """C over time (a step per applied change) and each alarm's time in ALARM (a band per alarm)."""
+    start = rehearsal.started
+    axis.set_xlabel("seconds")
+    axis.grid(alpha=0.3)
+    if rehearsal.concurrency:
+        first = rehearsal.concurrency[0]["before"]
+        xs = [0.0, *(_epoch(c["at"]) - start for c in rehearsal.concurrency), end]
+        ys = [first, *(c["after"] for c in rehearsal.concurrency)]
+        ys.append(ys[-1])
+        axis.step(xs, ys, where="post", color="#8250df", lw=2, label="writers' concurrency C (tune --auto)")
+        axis.set_ylim(0, max(ys) + 1)
+    axis.set_ylabel("C")
+    firing: dict[str, float] = {}
+    colours = ["#cf222e", "#bf8700", "#0969da", "#1a7f37", "#6e7781", "#8250df"]
+    names: list[str] = []
+    for note in rehearsal.notifications:
+        at = _epoch(note["time"]) - start
+        if note["alarm"] not in names:
+            names.append(note["alarm"])
+        if note["state"] == "ALARM":
+            firing[note["alarm"]] = at
+        elif note["alarm"] in firing:
+            _band(
+                axis, firing.pop(note["alarm"]), at, colours[names.index(note["alarm"]) % len(colours)], note["alarm"]
+            )
+    for alarm, since in firing.items():
+        _band(axis, since, end, colours[names.index(alarm) % len(colours)], alarm)
+    handles, labels = axis.get_legend_handles_labels()
+    if handles:
+        unique = dict(zip(labels, handles, strict=True))
+        axis.legend(unique.values(), unique.keys(), loc="upper right", fontsize=8)
+
+
+def _band(axis: Any, since: float, until: float, colour: str, alarm: str) -> None:
+    axis.axvspan(since, until, color=colour, alpha=0.18, label=f"in ALARM: {alarm.split('-', 2)[-1]}")
+
+
 def parser() -> argparse.ArgumentParser:
     cli = argparse.ArgumentParser(prog="python -m loadtests.rehearsal", description=__doc__.split("\n\n")[0])
     cli.add_argument("--updates", type=int, default=4000)
@@ -153,9 +274,21 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument("--chart", type=Path, default=Path("docs/rehearsal.png"))
     cli.add_argument("--run-dir", type=Path, default=Path("runs/rehearsal"))
     cli.add_argument("--json", action="store_true", help="print the summary as JSON")
+    cli.add_argument(
+        "--concurrency-auto", type=_bounds, default=None, metavar="MIN:MAX",
+        help="run nicelist tune --auto --min MIN --max MAX for the whole rehearsal (default: C stays put)",
+    )  # fmt: skip
+    cli.add_argument("--queue-age-alarm", type=int, default=900, help="the queue-age alarm's threshold, s")
     for name, default in (("moto", 4566), ("meter", 4567), ("api", 8080), ("control", 4599)):
         cli.add_argument(f"--{name}-port", type=int, default=default)
     return cli
+
+
+def _bounds(text: str) -> tuple[int, int]:
+    low, _, high = text.partition(":")
+    if not (low.isdigit() and high.isdigit() and 1 <= int(low) <= int(high) <= 1000):
+        raise argparse.ArgumentTypeError("MIN:MAX, two integers with 1 <= MIN <= MAX <= 1000")
+    return int(low), int(high)
 
 
 def config_from(args: argparse.Namespace) -> StackConfig:
@@ -173,6 +306,7 @@ def config_from(args: argparse.Namespace) -> StackConfig:
         api_port=args.api_port,
         control_port=args.control_port,
         run_dir=args.run_dir,
+        queue_age_alarm=args.queue_age_alarm,
         writer_environment=(("NICELIST_WRITE_RATE_CACHE_SECONDS", str(args.cache_seconds)),),
     )
 
@@ -182,12 +316,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = config_from(args)
     options = DemoOptions(updates=args.updates, children=args.children, spike_factor=args.spike_factor, live=False)
     began = time.time()
-    rehearsal = rehearse(config, options, args.linger)
+    rehearsal = rehearse(config, options, args.linger, args.concurrency_auto)
     if args.json:
         draw(args.chart, rehearsal, "rehearsal")
         print(json.dumps(rehearsal.summary(), indent=2))
         return 0 if rehearsal.summary()["ok"] else 1
-    print(f"rehearsal: autoscale {config.autoscale}, time factor {config.time_factor:g}, write rate {args.write_rate}")
+    bounds = args.concurrency_auto
+    writers = f"C auto {bounds[0]}..{bounds[1]}" if bounds else f"C {config.concurrency}"
+    print(
+        f"rehearsal: autoscale {config.autoscale}, time factor {config.time_factor:g}, write rate {args.write_rate}, "
+        f"{writers}, queue-age alarm {config.queue_age_alarm} s"
+    )
     for line in rehearsal.lines():
         print(line)
     title = (

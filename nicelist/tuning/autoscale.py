@@ -46,6 +46,7 @@ class Policy:
     idle_share: float = 0.5  # executions are idle below this share of C
     idle_for: float = 300.0  # seconds of idleness, without a break, before lowering
     cooldown: float = 120.0  # seconds after a change before the next one
+    batch_fit: float = 0.8  # a full batch must fit this share of one invocation's time at W / C
 
     def __post_init__(self) -> None:
         if not MIN_MAXIMUM_CONCURRENCY <= self.minimum <= self.maximum:
@@ -65,6 +66,11 @@ class Signals:
     busy: float | None  # the most executions seen running over the last ``busy_window`` seconds
     busy_window: float = 0.0  # 0: an instant's reading (the local runtime's in-flight count)
     drain_seconds: float | None = None  # the backlog / the measured rate (else W): before any trend
+    # A full batch in write units (batch size x updates per message x WCU per update) and the writer's
+    # timeout: an execution spends at most W / C, so beyond W x timeout / batch_units writers a full batch
+    # no longer fits one invocation and comes back (deferred or returned) instead of draining faster.
+    batch_units: float | None = None
+    timeout: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -148,7 +154,7 @@ class Autoscaler:
             assert signals.measured_rate is not None and signals.budget is not None
             rate, budget = signals.measured_rate, signals.budget
             needed = 2 * c if rate <= 0 else math.ceil(min(c * budget / rate, 2.0 * c))  # a tiny rate: x 2
-            after = min(policy.maximum, 2 * c, max(c + 1, needed))
+            after = min(policy.maximum, 2 * c, max(c + 1, needed), self._fitting(signals) or policy.maximum)
             why.append(f"budget unspent ({rate:g} of W {budget:g} WCU/s), no new throttles")
             return Decision("raise", c, after, tuple(why))
         return Decision("hold", c, c, tuple(why + blocked))
@@ -172,7 +178,24 @@ class Autoscaler:
             if busy is not None and busy < policy.idle_share * c
             else None,
             self._cooling(signals.at),
+            self._no_room(signals),
         ]
+
+    def _fitting(self, signals: Signals) -> int | None:
+        """The most writers at which a full batch still fits one invocation at W / C; None: unknown."""
+        units, timeout, budget = signals.batch_units, signals.timeout, signals.budget
+        if not units or not timeout or not budget or units <= 0:
+            return None
+        return max(1, math.floor(budget * timeout * self.policy.batch_fit / units))
+
+    def _no_room(self, signals: Signals) -> str | None:
+        fitting = self._fitting(signals)
+        if fitting is None or fitting > signals.concurrency:
+            return None
+        return (
+            f"a full batch ({signals.batch_units:,.0f} WCU) fits one {signals.timeout:g} s invocation only up to "
+            f"C {fitting} at W {signals.budget:g} WCU/s: more writers would defer it, not drain faster"
+        )
 
     def _throttling(self, signals: Signals) -> bool:
         """Throttles in the window, and more of them than at the last reading (the first reading: any)."""

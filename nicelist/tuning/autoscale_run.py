@@ -26,7 +26,7 @@ import click
 from botocore.exceptions import BotoCoreError, ClientError
 
 from contract.names import StageNames
-from nicelist.drain import LoggedMix, writer_mix
+from nicelist.drain import DrainEstimate, LoggedMix, writer_mix
 from nicelist.local.control import ControlError, request
 from nicelist.mapping import MIN_MAXIMUM_CONCURRENCY
 from nicelist.options import AwsTarget
@@ -136,6 +136,8 @@ class SignalReader:
             busy=busy,
             busy_window=window,
             drain_seconds=status.drain.seconds,
+            batch_units=_batch_units(live, status.drain),
+            timeout=float(live.facts.writer_timeout),
         )
         sources = {"rate_by": status.measured_by, "busy_by": busy_by, "writer_concurrency": status.writer_concurrency}
         return live, signals, sources
@@ -152,6 +154,13 @@ class SignalReader:
         except ControlError:
             return None, 0.0, None
         return float(stats["in_flight"]), 0.0, "runtime (in flight now; no ConcurrentExecutions datapoint)"
+
+
+def _batch_units(live: LiveStage, drain: DrainEstimate) -> float | None:
+    """A full batch in write units: the mapping's batch size x updates per message x WCU per update."""
+    if not live.tuning.batch_size:
+        return None
+    return live.tuning.batch_size * drain.mix.updates_per_message * drain.units_per_update
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,6 +47,18 @@ def test_each_blocker_of_a_raise_holds_alone() -> None:
         assert reason in " ".join(decision.reasons)
 
 
+def test_a_raise_stops_where_a_full_batch_no_longer_fits_one_invocation() -> None:
+    # W 100 WCU/s, a 30 s timeout, 80 % of it usable: 2,400 WCU per invocation at C = 1. A full batch of
+    # 10 messages x 27 updates x 1.375 WCU is 371 WCU: it fits at W / 6 (400 WCU), not at W / 7 (343).
+    fitting = dataclasses.replace(PRESSED, measured_rate=10, batch_units=10 * 27 * 1.375, timeout=30)
+    assert decide(fitting).after == 4  # doubling from 2 is within the fit
+    assert decide(dataclasses.replace(fitting, concurrency=4, busy=4)).after == 6  # not 8
+    held = decide(dataclasses.replace(fitting, concurrency=6, busy=6))
+    assert held.action == "hold" and "fits one 30 s invocation only up to C 6" in " ".join(held.reasons)
+    # unknown batch or timeout: no cap from this rule
+    assert decide(dataclasses.replace(fitting, concurrency=6, busy=6, batch_units=None)).after == 12
+
+
 def test_the_trend_decides_pressure_once_there_is_one() -> None:
     scaler = Autoscaler(dataclasses.replace(POLICY, cooldown=0))
     # falling 100 messages/s from 500: empty in about 5 s at that pace, well inside the target
