@@ -52,6 +52,7 @@ from nicelist.model.writer import coalesced_units, packed
 TOLERANCE = 0.10
 SHARE_FLOOR = 0.005  # shares closer than half a point agree, whatever their ratio (0 against 0.2 %)
 CAPACITY = 100
+WRITER_TIMEOUT = 60  # the deployed default: a spike's batches (~1,000 units at a share of 24) fit it
 PEAK_WINDOW = 5  # seconds: a one-second peak carries one request's timing across a second (below)
 MEASURED = "measured.json"
 LATENCY_BOUND = 1.1  # a batch 10 % slower than its share allows was held back by its round trips
@@ -175,7 +176,7 @@ def scenario_for(measured: Measured, calibration: Calibration) -> Scenario:
     writer = WriterSpec(
         write_rate=round(CAPACITY * config.write_share, 1),
         concurrency=config.concurrency,
-        timeout=30,
+        timeout=WRITER_TIMEOUT,
         units_per_update=units,
         updates_per_message=per_message,
         invocation_overhead=calibration.overhead,
@@ -225,6 +226,7 @@ def run_config(config: CheckConfig, args: argparse.Namespace) -> Measured:
         burst_seconds=config.burst_seconds,
         concurrency=config.concurrency,
         batch_size=config.batch_size,
+        writer_timeout=WRITER_TIMEOUT,
         moto_port=args.base_port,
         meter_port=args.base_port + 1,
         control_port=args.base_port + 2,

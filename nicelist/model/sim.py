@@ -20,15 +20,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nicelist.local.config import SQS_MAX_WAIT_SECONDS
 from nicelist.model.arrivals import Profile
 from nicelist.model.dynamodb import Table, TableSpec
 from nicelist.model.mapping import Mapping
 from nicelist.model.sqs import RECEIVE_MAX_MESSAGES, Cohort, Queue, return_backoff
-from nicelist.model.writer import JOIN_SECONDS, LEASE_SECONDS, WriterSpec, aimd, execution_rate, lost_to_overhead
+from nicelist.model.writer import JOIN_SECONDS, LEASE_SECONDS, WriterSpec, aimd_over, execution_rate, lost_to_overhead
 
 DEFER_UPDATES_PER_MESSAGE = 1000  # contract.envelope's max_updates_per_envelope for deferrals
 RETURN_BACKOFF_BASE = 2.0
 RETURN_BACKOFF_CAP = 300.0
+LONG_POLL_SECONDS = SQS_MAX_WAIT_SECONDS  # the poller's ReceiveMessage wait (long polling)
 PASSES = 4  # batches a lane may start within one tick
 MAX_LANES = 64  # executions are identical: above this many, each lane stands for C / 64 of them
 _EPS = 1e-9
@@ -122,8 +124,10 @@ class _Loop:
         self.busy = np.zeros(n, dtype=bool)
         self.idle_since = np.full(n, -math.inf)  # when each lane's last batch ended (-inf: never ran)
         self.fraction = 1.0
+        self._demand = 0.0  # WCU/s the writers would send at a fraction of 1 (last tick's)
         self.ramp = scenario.mapping.start(0.0)
         self.level = scenario.mapping.running(self.ramp)
+        self._empty_since = 0.0  # since when free lanes have found the queue empty
         self._received: int | None = None  # messages the last tick's receives brought (None: no receive)
         self.series = Series()
         self.totals = {"units": 0.0, "throttled": 0.0, "exec": 0.0, "wcu": 0.0, "deferred": 0.0}
@@ -146,6 +150,8 @@ class _Loop:
             k += 1
             if now + dt >= s.profile.end and not self.busy.any() and self.queue.updates < 0.5:
                 break
+        if self.busy.any() or self.queue.updates >= 0.5:
+            self.last_write = math.inf  # the horizon came first
         t = self.totals
         return Result(s, self.series, self.last_write, t["units"], t["throttled"], self.batches, t["exec"],
                       t["wcu"], self.queue.redriven_updates, t["deferred"])  # fmt: skip
@@ -165,6 +171,8 @@ class _Loop:
         """One tick: lanes that finish a batch early in it take the next one within it (up to PASSES)."""
         dt = self.s.dt
         allowance = self.table.allowance(now, dt)
+        start = self.fraction
+        self.fraction = aimd_over(start, self._demand, allowance / dt, dt)[0]  # what this tick writes at
         avail = np.full(len(self.busy), float(dt))
         offered = taken = 0.0
         running = round(self.busy.sum() * self.group)
@@ -178,9 +186,9 @@ class _Loop:
             offered, taken = offered + o, taken + t
             self._settle(now + dt)
         self.table.consume(taken, now, dt)
-        throttled = offered - taken
         if offered:
-            self.fraction = aimd(self.fraction, throttled > _EPS * max(1.0, offered), dt)
+            self._demand = offered / dt / self.fraction
+        self.fraction = aimd_over(start, self._demand if offered else 0.0, allowance / dt, dt)[1]
         if taken > _EPS:
             self.last_write = now + dt
         self._record(now, offered, taken, running)
@@ -192,8 +200,12 @@ class _Loop:
         if not len(free):
             return
         if not self.queue.visible:
-            self._received = self._received or 0  # an empty receive: the ramp steps down
+            # a long poll returns empty only after its wait with nothing arriving: then the ramp steps down
+            if end - self._empty_since >= LONG_POLL_SECONDS:
+                self._received = self._received or 0
+                self._empty_since = end
             return
+        self._empty_since = end
         size = self._batch_messages()
         rate = execution_rate(writer, max(1, int(self.busy.sum() * group)), 1.0)
         head = self.queue.visible[0]
