@@ -74,6 +74,7 @@ class CheckConfig:
 CONFIGS = (
     CheckConfig("c2-b10-x10", concurrency=2, batch_size=10, spike_factor=10),
     CheckConfig("c3-b5-x6-w60", concurrency=3, batch_size=5, spike_factor=6, write_share=0.6),
+    CheckConfig("c2-b5-x8-w80", concurrency=2, batch_size=5, spike_factor=8, write_share=0.8),
     # C above the ramp's start: one execution at first, one more every 15 s; W split by C, then by the running
     CheckConfig(
         "c4-ramp-static", concurrency=4, batch_size=10, spike_factor=10, poller_ramp="1:4", share_mode="static"
@@ -295,7 +296,7 @@ def calibration_from(log: Path, batch_size: int) -> Calibration:
 def calibrate(args: argparse.Namespace) -> Calibration:
     """Run the calibration configuration (or, with --replay, read its saved log)."""
     log = args.run_dir / CALIBRATION.name / "writer.log"
-    if not args.replay:
+    if not (args.replay or args.keep_calibration):
         print(f"running {CALIBRATION.name} on the local stack (calibration) ...", file=sys.stderr, flush=True)
         run_config(CALIBRATION, args)
     found = calibration_from(log, CALIBRATION.batch_size) if log.exists() else Calibration(math.nan, math.nan, 0)
@@ -328,6 +329,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--replay", action="store_true", help="Compare again with the runs saved in --run-dir.")
     parser.add_argument("--calibrate", action="store_true", help="Only calibrate, print the figures.")
+    parser.add_argument("--keep-calibration", action="store_true", help="Use the last calibration run's log.")
     parser.add_argument("--json", action="store_true")
     return parser.parse_args(argv)
 

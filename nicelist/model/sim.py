@@ -208,21 +208,15 @@ class _Loop:
         self._empty_since = end
         size = self._batch_messages()
         rate = execution_rate(writer, max(1, int(self.busy.sum() * group)), 1.0)
-        head = self.queue.visible[0]
-        per_message = head.updates / head.messages if head.messages else writer.updates_per_message
         overhead = lost_to_overhead(writer, rate)
-        batch_seconds = overhead + size * per_message * writer.units_per_update / rate
-        fill = max(writer.usable_seconds, self.s.dt)  # a super-batch lasts about a timeout, or a tick if longer
-        batches = max(1, math.floor(fill / batch_seconds)) if batch_seconds < writer.usable_seconds else 1
         for i in free:
-            cohort = self.queue.take(size * batches * group)
+            cohort, count = self._super_batch(size, rate, overhead)
             if cohort is None:
                 break
-            count = max(1.0, cohort.messages / size / group)  # batches per execution of the lane
             partial = cohort.messages < size * group - _EPS
             self.busy[i] = True
             self.rem[i] = self.start_units[i] = cohort.updates * writer.units_per_update
-            self.left[i] = writer.usable_seconds * (math.ceil(count) if batches > 1 else 1)
+            self.left[i] = writer.usable_seconds * math.ceil(count)
             self.wait[i] = overhead * math.ceil(count) + (mapping.batching_window if partial else 0.0)
             self.wait[i] += self._join(int(i), end - avail[i])
             self.born[i] = cohort.born
@@ -230,6 +224,32 @@ class _Loop:
             self.receives[i] = cohort.receives
             self.batches += math.ceil(count * group)
             self._received = (self._received or 0) + math.ceil(cohort.messages)
+
+    def _super_batch(self, size: int, rate: float, overhead: float) -> tuple[Cohort | None, float]:
+        """One lane's next batches, taken one at a time while they fill less than a timeout (or a tick):
+        one cohort for them all, and how many batches (per execution) it stands for."""
+        writer, group = self.s.writer, self.group
+        fill = max(writer.usable_seconds, self.s.dt)
+        merged: Cohort | None = None
+        seconds = count = 0.0
+        while seconds < fill and self.queue.visible:
+            batch = self.queue.take(size * group)
+            if batch is None:
+                break
+            batch_seconds = overhead + batch.updates / group * writer.units_per_update / rate
+            if merged is not None and seconds + batch_seconds > fill:
+                self.queue.give_back(batch)  # the next lane's
+                break
+            if merged is None:
+                merged = batch
+            else:
+                merged = Cohort(min(merged.born, batch.born), merged.messages + batch.messages,
+                                merged.updates + batch.updates, max(merged.receives, batch.receives))  # fmt: skip
+            seconds += batch_seconds
+            count += max(1.0, batch.messages / size / group) if count == 0 else batch.messages / size / group
+            if batch_seconds >= writer.usable_seconds:
+                break
+        return merged, count
 
     def _join(self, lane: int, now: float) -> float:
         """Live share: a lane whose lease lapsed waits ``JOIN_SECONDS`` unless it is the only one running."""
