@@ -209,8 +209,10 @@ class _Loop:
         size = self._batch_messages()
         rate = execution_rate(writer, max(1, int(self.busy.sum() * group)), 1.0)
         overhead = lost_to_overhead(writer, rate)
+        # no lane takes more than its part of what is visible: the others would have taken the rest
+        part = max(size * group, self.queue.visible_messages / max(1, lanes))
         for i in free:
-            cohort, count = self._super_batch(size, rate, overhead)
+            cohort, count = self._super_batch(size, rate, overhead, part)
             if cohort is None:
                 break
             partial = cohort.messages < size * group - _EPS
@@ -225,30 +227,38 @@ class _Loop:
             self.batches += math.ceil(count * group)
             self._received = (self._received or 0) + math.ceil(cohort.messages)
 
-    def _super_batch(self, size: int, rate: float, overhead: float) -> tuple[Cohort | None, float]:
-        """One lane's next batches, taken one at a time while they fill less than a timeout (or a tick):
+    def _super_batch(self, size: int, rate: float, overhead: float, part: float) -> tuple[Cohort | None, float]:
+        """One lane's next batches, taken while they fill less than a timeout (or a tick) and hold at
+        most ``part`` messages, sized cohort by cohort (each has one density of updates per message):
         one cohort for them all, and how many batches (per execution) it stands for."""
         writer, group = self.s.writer, self.group
         fill = max(writer.usable_seconds, self.s.dt)
+        per_batch = size * group  # messages of one batch for each execution of the lane
         merged: Cohort | None = None
-        seconds = count = 0.0
+        seconds = 0.0
         while seconds < fill and self.queue.visible:
-            batch = self.queue.take(size * group)
+            head = self.queue.visible[0]
+            density = head.updates / head.messages if head.messages else 0.0
+            batch_seconds = overhead + size * density * writer.units_per_update / rate
+            if merged is not None and seconds + batch_seconds > fill:
+                break
+            batches = (
+                max(1, math.floor((fill - seconds) / batch_seconds)) if batch_seconds < writer.usable_seconds else 1
+            )
+            wanted = min(batches * per_batch, max(per_batch, part - (merged.messages if merged else 0.0)))
+            # within the head cohort the estimate is exact; a first batch may still span cohorts
+            batch = self.queue.take(min(wanted, head.messages if merged is not None else max(per_batch, head.messages)))
             if batch is None:
                 break
-            batch_seconds = overhead + batch.updates / group * writer.units_per_update / rate
-            if merged is not None and seconds + batch_seconds > fill:
-                self.queue.give_back(batch)  # the next lane's
-                break
+            seconds += batch.messages / per_batch * batch_seconds
             if merged is None:
                 merged = batch
             else:
                 merged = Cohort(min(merged.born, batch.born), merged.messages + batch.messages,
                                 merged.updates + batch.updates, max(merged.receives, batch.receives))  # fmt: skip
-            seconds += batch_seconds
-            count += max(1.0, batch.messages / size / group) if count == 0 else batch.messages / size / group
-            if batch_seconds >= writer.usable_seconds:
+            if batch_seconds >= writer.usable_seconds or merged.messages >= part - 1e-9:
                 break
+        count = max(1.0, merged.messages / per_batch) if merged is not None else 0.0
         return merged, count
 
     def _join(self, lane: int, now: float) -> float:

@@ -97,7 +97,7 @@ def test_a_lane_takes_heavy_messages_behind_light_ones_a_batch_at_a_time() -> No
     loop = _Loop(_scenario(Profile(), writer=writer, mapping=Mapping(batch_size=10, maximum_concurrency=4, ramp=OFF)))
     loop.queue.arrive(0.0, messages=30, updates=90)
     loop.queue.arrive(1.0, messages=50, updates=3350)
-    batch, count = loop._super_batch(10, 24.0, 0.45)
+    batch, count = loop._super_batch(10, 24.0, 0.45, part=1000)
     assert batch is not None
     seconds = batch.updates * 1.5 / 24 + 0.45 * count
     assert seconds <= writer.usable_seconds + 45  # at most one heavy batch (42 s) past the light ones
