@@ -118,6 +118,7 @@ class _Loop:
         self.start_units = np.zeros(n)
         self.left = np.zeros(n)  # seconds to the batch's deadline
         self.wait = np.zeros(n)  # overhead still to pass before the first write
+        self.slow = np.ones(n)  # the share of a lane's time its batches' later overheads leave for writing
         self.born = np.full(n, math.inf)
         self.messages = np.zeros(n)
         self.receives = np.zeros(n, dtype=int)
@@ -207,7 +208,7 @@ class _Loop:
             return
         self._empty_since = end
         size = self._batch_messages()
-        rate = execution_rate(writer, max(1, int(self.busy.sum() * group)), 1.0)
+        rate = execution_rate(writer, max(1, self.level), 1.0)  # what each will write once all allowed run
         overhead = lost_to_overhead(writer, rate)
         # no lane takes more than its part of what is visible: the others would have taken the rest
         part = max(size * group, self.queue.visible_messages / max(1, lanes))
@@ -219,7 +220,10 @@ class _Loop:
             self.busy[i] = True
             self.rem[i] = self.start_units[i] = cohort.updates * writer.units_per_update
             self.left[i] = writer.usable_seconds * math.ceil(count)
-            self.wait[i] = overhead * math.ceil(count) + (mapping.batching_window if partial else 0.0)
+            # the first batch's overhead before its writes; the others' spread between them, as a slower rate
+            writing = cohort.updates / group * writer.units_per_update / rate
+            self.slow[i] = writing / (writing + overhead * (math.ceil(count) - 1)) if writing > 0 else 1.0
+            self.wait[i] = overhead + (mapping.batching_window if partial else 0.0)
             self.wait[i] += self._join(int(i), end - avail[i])
             self.born[i] = cohort.born
             self.messages[i] = cohort.messages
@@ -273,13 +277,14 @@ class _Loop:
         running = round(self.busy.sum() * self.group)
         rate = execution_rate(self.s.writer, running, self.fraction) * self.group
         overhead = np.minimum(self.wait, avail) * active
-        offered_each = np.minimum(self.rem, rate * (avail - overhead)) * active
+        rates = rate * self.slow
+        offered_each = np.minimum(self.rem, rates * (avail - overhead)) * active
         offered = float(offered_each.sum())
         taken = min(offered, max(0.0, allowance))
         if offered > 0:
             self.rem -= offered_each * (taken / offered)
         unfinished = self.rem > 1e-6
-        used = np.where(unfinished, avail, overhead + offered_each / rate) * active
+        used = np.where(unfinished, avail, overhead + offered_each / rates) * active
         self.wait -= overhead
         self.left -= used
         avail -= used
