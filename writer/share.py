@@ -13,9 +13,10 @@ shares sum to at most ``W``. That holds because
 
 - an execution grants units only while its own lease is valid for ``lead + skew`` more seconds, so
   every reader still counts it;
-- every reader re-reads the leases (a strongly consistent ``Query``) at least every ``read_seconds``
-  before it reserves, and reserves at most ``lead_seconds`` ahead (``SecondBudget``'s ``max_lead``),
-  so units granted at ``t`` were priced from a read after ``t - read - lead``;
+- every reader prices units only with a reading (a strongly consistent ``Query``) younger than
+  ``read_seconds``, else divides by ``C``, and reserves at most ``lead_seconds`` ahead
+  (``SecondBudget``'s ``max_lead``), so units granted at ``t`` were priced from a read after
+  ``t - read - lead``;
 - a newcomer writes its lease, then reads: if it sees no other live lease nobody else is granting
   (they would hold one), and it starts at once with ``d = 1``; otherwise it grants nothing for
   ``join_seconds = read + lead + skew`` after its write, by which time every other reader has counted
@@ -23,12 +24,13 @@ shares sum to at most ``W``. That holds because
 - ``d`` is clamped to ``C``: at most ``C`` executions run (reserved concurrency), so ``d = C`` is safe
   whatever was read, which is also what a failed read falls back to while the own lease is valid;
 - an execution whose lease could not be renewed in time stops granting and joins again; one whose
-  join write fails waits and tries again (no lease, no grants); one refused the permission
-  (``AccessDeniedException``) shares by ``C``, as every execution of that role then does.
+  join write is throttled or fails on the server side waits and tries again (no lease, no grants);
+  one whose join is refused for good (no permission, no such table, another key schema) shares by
+  ``C``, as every execution of the stage then does.
 
 The cost: a lease ``PutItem`` (1 WCU) when an execution joins and every ``lease - renew_before``
-seconds while it runs, taken from its own budget; one strongly consistent ``Query`` per
-``read_seconds`` per execution (1 RCU while the leases fit 4 KB, about 30 of them); a ``DeleteItem``
+seconds while it runs, taken from its own budget; one strongly consistent ``Query`` about every
+``read_seconds - REFRESH_AHEAD_SECONDS`` per execution (1 RCU while the leases fit 4 KB, about 30); a ``DeleteItem``
 for a lease dead for ``lease_seconds`` (the execution was reclaimed), at most one per read.
 The join write itself is not in anyone's budget (the joiner has none yet): at most 1 WCU per joining
 execution in its second, inside the 3 % the stage keeps between ``W`` and the table's capacity.
@@ -36,6 +38,7 @@ execution in its second, inside the 3 % the stage keeps between ``W`` and the ta
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import uuid
@@ -53,6 +56,7 @@ LEASE_PREFIX = "LEASE#"
 SINCE, UNTIL, EXPIRES = "lease_since", "lease_until", "expires_at"
 TTL_AFTER_SECONDS = 3_600  # DynamoDB's TTL removes what no reader cleaned up
 JOIN_RETRY_SECONDS = 0.2
+REFRESH_AHEAD_SECONDS = 0.25  # a re-read starts this long before the last one is too old to use
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +151,24 @@ class LeaseBoard:
                 raise
 
 
+TRANSIENT_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "TransactionConflictException",
+    }
+)
+
+
+def _transient(error: ClientError) -> bool:
+    """Worth trying again: a throttle or a server-side failure (DynamoDB's retryable errors)."""
+    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    return error.response.get("Error", {}).get("Code") in TRANSIENT_CODES or status >= 500
+
+
 def _parse(item: dict[str, Any]) -> Lease | None:
     """A lease item, or None for anything malformed (counted as nothing: only its own owner spends by it)."""
     try:
@@ -182,8 +204,10 @@ class LiveShare:
         self._divisor: int | None = None
         self._read_at = -math.inf
         self._writes = 0  # lease writes made and not yet charged to the pacer's budget
-        self.static = False  # no permission for leases: W / C, as every other execution does then
+        self.static = False  # leases refused for good: W / C, as every other execution does then
+        self._problem: str | None = None  # the last join failure logged
         self._lock = threading.Lock()
+        self._io = threading.Lock()  # one renewal or re-read at a time, outside ``_lock``
 
     def take_writes(self) -> int:
         """Lease writes (1 WCU each) made since the last call, for the pacer to charge to its budget."""
@@ -192,23 +216,38 @@ class LiveShare:
             return writes
 
     def prepare(self, concurrency: int) -> Standing:
-        """Join, renew and re-read as due; never raises for AWS errors (they are logged)."""
+        """Join, renew and re-read as due; never raises for AWS errors (they are logged).
+
+        Only a join blocks (the joiner may not grant anyway). A renewal or a re-read is made by one
+        caller outside the lock while the others go on: with the last reading while it is younger
+        than ``read_seconds`` (a re-read starts ``REFRESH_AHEAD_SECONDS`` before that), else with
+        ``C``, which is always safe."""
+        rule = self.rule
         with self._lock:
             if self.static:
                 return Standing(-math.inf, concurrency)
-            rule = self.rule
             now = self._clock()
             lease = self._lease
             if lease is None or lease.until - now <= rule.lead_seconds + rule.skew_seconds:
                 return self._join(concurrency)
-            if lease.until - now < rule.renew_before_seconds:
+            renew = lease.until - now < rule.renew_before_seconds
+            read = now - self._read_at >= max(0.0, rule.read_seconds - REFRESH_AHEAD_SECONDS)
+            if not ((renew or read) and self._io.acquire(blocking=False)):
+                return Standing(self._active_at, self._usable(now, concurrency))
+        try:
+            if renew:
                 renewed = Lease(self.owner, lease.since, now + rule.lease_seconds)
                 if self._call("renew", self._board.put, renewed):
-                    self._lease = renewed
-                    self._writes += 1
-            if now - self._read_at >= rule.read_seconds:
+                    with self._lock:
+                        self._writes += 1
+                        if self._lease is lease:
+                            self._lease = renewed
+            if read:
                 self._read(now)
-            return Standing(self._active_at, self._clamped(concurrency))
+        finally:
+            self._io.release()
+        with self._lock:
+            return Standing(self._active_at, self._usable(self._clock(), concurrency))
 
     def _join(self, concurrency: int) -> Standing:
         rule = self.rule
@@ -217,17 +256,20 @@ class LiveShare:
         try:
             self._board.put(lease)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "AccessDeniedException":
-                # Every execution has the same role: all of them fall back to W / C, which is safe.
-                logger.warning("no permission for leases: sharing W by C", error=str(error))
+            if not _transient(error):
+                # No permission, no such table, a table of another key schema: the same for every
+                # execution of the stage, so all of them share W by C, which is safe (the writes
+                # themselves then meet the problem and report it).
+                logger.warning("leases refused: sharing W by C", error=str(error))
                 self.static = True
                 return Standing(self._clock(), concurrency)
             return self._retry_join(error, concurrency)
         except BotoCoreError as error:
             return self._retry_join(error, concurrency)
         written = self._clock()
+        self._problem = None
         self._lease = Lease(self.owner, written, lease.until)
-        self._read(written)
+        self._read(written, locked=True)
         if self._divisor is None:  # could not read: nobody is known to be absent
             self._active_at = written + rule.join_seconds
         else:
@@ -237,22 +279,34 @@ class LiveShare:
 
     def _retry_join(self, error: Exception, concurrency: int) -> Standing:
         """No lease, so no grants: ask again in a moment (the pacer waits, within the deadline)."""
-        logger.warning("lease call failed", call="join", error=f"{type(error).__name__}: {error}")
+        problem = f"{type(error).__name__}: {error}"
+        if problem != self._problem:  # once per problem, not every retry
+            self._problem = problem
+            logger.warning("lease call failed", call="join", error=problem)
         return Standing(self._clock() + JOIN_RETRY_SECONDS, concurrency)
 
-    def _read(self, now: float) -> None:
-        """Re-read the leases and delete at most one dead one (a write, charged like a renewal)."""
+    def _read(self, started: float, *, locked: bool = False) -> None:
+        """Re-read the leases (``started``: when the query was sent) and delete at most one dead one
+        (a write, charged like a renewal). ``locked``: the caller holds the lock (a join)."""
         leases = self._call("read", self._board.read)
-        if leases is None or not isinstance(leases, list):
-            self._divisor = None  # clamped to C until a read works
-            return
-        self._read_at = now
-        live = live_leases(leases, now, self.rule.skew_seconds)
-        mine = any(lease.owner == self.owner for lease in live)
-        self._divisor = len(live) + (0 if mine else 1)
-        dead = [lease for lease in leases if lease.until < now - self.rule.lease_seconds]
+        with contextlib.nullcontext() if locked else self._lock:
+            if not isinstance(leases, list):
+                self._divisor = None  # C until a read works
+                return
+            self._read_at = started
+            live = live_leases(leases, started, self.rule.skew_seconds)
+            mine = any(lease.owner == self.owner for lease in live)
+            self._divisor = len(live) + (0 if mine else 1)
+        dead = [lease for lease in leases if lease.until < started - self.rule.lease_seconds]
         if dead and self._call("clean up", self._board.delete, dead[0]) is not None:
-            self._writes += 1
+            with contextlib.nullcontext() if locked else self._lock:
+                self._writes += 1
+
+    def _usable(self, now: float, concurrency: int) -> int:
+        """The last reading while it is young enough to price units with, else ``C``."""
+        if now - self._read_at >= self.rule.read_seconds:
+            return concurrency
+        return self._clamped(concurrency)
 
     def _clamped(self, concurrency: int) -> int:
         return concurrency if self._divisor is None else divisor(self._divisor, concurrency)

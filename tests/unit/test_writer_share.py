@@ -107,14 +107,27 @@ def test_a_failed_read_divides_by_c_until_a_read_works() -> None:
     assert first.prepare(4).divisor == 1
 
 
-def test_no_permission_falls_back_to_c() -> None:
-    class Denied(Board):
+def test_while_another_caller_reads_an_old_reading_is_not_used() -> None:
+    clock, board, rule = Clock(), Board(), ShareRule()
+    share = LiveShare(board, clock, rule, owner="a")  # type: ignore[arg-type]
+    assert share.prepare(4).divisor == 1
+    with share._io:  # another write thread is re-reading (a slow Query): this one does not wait
+        clock.now += rule.read_seconds - 0.3
+        assert share.prepare(4).divisor == 1  # the reading is still young enough
+        clock.now += 0.3
+        assert share.prepare(4).divisor == 4  # too old to price units with: C, which is always safe
+
+
+@pytest.mark.parametrize("code", ["AccessDeniedException", "ResourceNotFoundException", "ValidationException"])
+def test_leases_refused_for_good_fall_back_to_c(code: str) -> None:
+    class Refused(Board):
         def put(self, lease: Lease) -> None:
-            raise ClientError({"Error": {"Code": "AccessDeniedException"}}, "PutItem")
+            raise ClientError({"Error": {"Code": code}, "ResponseMetadata": {"HTTPStatusCode": 400}}, "PutItem")
 
     clock = Clock()
-    share = LiveShare(Denied(), clock, owner="a")  # type: ignore[arg-type]
+    share = LiveShare(Refused(), clock, owner="a")  # type: ignore[arg-type]
     assert share.prepare(4).divisor == 4 and share.static
+    assert share.prepare(4).active_at <= clock.now  # W / C at once, not a retry every 0.2 s
 
 
 actions = st.lists(
