@@ -15,6 +15,7 @@ emulated minutes at F = 60, so the rehearsal runs them with a 1 s cache (``--cac
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Sequence
@@ -52,6 +53,18 @@ class Rehearsal:
 
     def peak_capacity(self) -> int:
         return max([s["capacity"] or 0 for s in self.seconds] or [0])
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "accepted": self.report.accepted,
+            "lost": self.report.lost,
+            "ok": self.report.ok and not self.over_capacity(),
+            "seconds_over_capacity": len(self.over_capacity()),
+            "throttled_units": sum(s["throttled_units"] for s in self.seconds),
+            "starting_capacity": self.seconds[0]["capacity"] if self.seconds else None,
+            "peak_capacity": self.peak_capacity(),
+            "activities": self.activities,
+        }
 
     def lines(self) -> list[str]:
         report = self.report
@@ -139,6 +152,7 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument("--concurrency", type=int, default=2)
     cli.add_argument("--chart", type=Path, default=Path("docs/rehearsal.png"))
     cli.add_argument("--run-dir", type=Path, default=Path("runs/rehearsal"))
+    cli.add_argument("--json", action="store_true", help="print the summary as JSON")
     for name, default in (("moto", 4566), ("meter", 4567), ("api", 8080), ("control", 4599)):
         cli.add_argument(f"--{name}-port", type=int, default=default)
     return cli
@@ -169,6 +183,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = DemoOptions(updates=args.updates, children=args.children, spike_factor=args.spike_factor, live=False)
     began = time.time()
     rehearsal = rehearse(config, options, args.linger)
+    if args.json:
+        draw(args.chart, rehearsal, "rehearsal")
+        print(json.dumps(rehearsal.summary(), indent=2))
+        return 0 if rehearsal.summary()["ok"] else 1
     print(f"rehearsal: autoscale {config.autoscale}, time factor {config.time_factor:g}, write rate {args.write_rate}")
     for line in rehearsal.lines():
         print(line)

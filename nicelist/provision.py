@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 import click
+from botocore.exceptions import ClientError
 
 from contract.delivery import (
     DEFAULT_MAX_RECEIVE_COUNT,
@@ -188,7 +189,12 @@ def _write_capacity(clients: Clients, table: str, options: ProvisionOptions) -> 
         current = clients.dynamodb.describe_table(TableName=table)["Table"]
     except clients.dynamodb.exceptions.ResourceNotFoundException:
         return options.autoscale.clamp(options.write_capacity) if options.autoscale else options.write_capacity
-    registered = scalable_target(clients.autoscaling, table)
+    try:
+        registered = scalable_target(clients.autoscaling, table)
+    except ClientError:
+        if options.autoscale is not None:
+            raise
+        registered = None  # an operator without Application Auto Scaling rights, who asked for none of it
     if options.autoscale is None and registered is None:
         return options.write_capacity
     bounds = options.autoscale or AutoScaling(int(registered["MinCapacity"]), int(registered["MaxCapacity"]))  # type: ignore[index]

@@ -56,6 +56,9 @@ def rate_command(target: AwsTarget, value: str, force: bool, as_json: bool) -> N
         if rate is None:
             if previous is None:
                 raise click.ClickException(f"{names.write_rate_parameter} is missing: run `nicelist provision`")
+            if previous.startswith("auto"):  # write rate auto (nicelist.writerate): W follows the table
+                emit({"parameter": names.write_rate_parameter, "rate": previous}, as_json=as_json, lines=[previous])
+                return
             emit(
                 {"parameter": names.write_rate_parameter, "rate": float(previous)},
                 as_json=as_json,

@@ -42,6 +42,7 @@ from nicelist.drain import DrainEstimate, LoggedMix, estimate, message_mix, upda
 from nicelist.logs import run_dir_option
 from nicelist.options import AwsTarget, aws_options
 from nicelist.resources import find_queue_url
+from nicelist.writerate import read_write_rate, shown, table_throughput
 
 LOCAL_METER_URL = "http://127.0.0.1:4567"  # nicelist up's default --meter-port
 RATE_WINDOW_SECONDS = 60
@@ -68,6 +69,7 @@ class StageStatus:
     drain: DrainEstimate
     alarms: dict[str, str]
     missing: list[str]
+    write_rate_auto: float | None = None  # the parameter says auto:F (W follows the table); None: a number
 
     @property
     def backlog(self) -> int | None:
@@ -147,6 +149,25 @@ def _number(ssm: Any, name: str, missing: list[str]) -> float | None:
         return None  # the writers ignore it too and keep their last good value
 
 
+def _write_rate(
+    ssm: Any, name: str, dynamodb: Any, table: str, missing: list[str]
+) -> tuple[float | None, float | None]:
+    """``(W, auto fraction)`` as the writers read the parameter (a number, or auto[:F] of the table)."""
+    try:
+        text = str(ssm.get_parameter(Name=name)["Parameter"]["Value"])
+    except ClientError as error:
+        if error_code(error) != "ParameterNotFound":
+            raise
+        missing.append(name)
+        return None, None
+    throughput = table_throughput(dynamodb, table) if text.startswith("auto") else None
+    return read_write_rate(text, throughput)
+
+
+def _budget(status: StageStatus) -> str:
+    return shown(status.write_budget, status.write_rate_auto) if status.write_rate_auto else _wcu(status.write_budget)
+
+
 def _meter_series(meter_url: str, table: str, seconds: int) -> list[dict[str, Any]] | None:
     """The meter's last ``seconds`` complete seconds of ``table``; None when no meter answers."""
     url = f"{meter_url.rstrip('/')}/_meter/stats?seconds={seconds + 1}"
@@ -218,7 +239,8 @@ def stage_status(
     items, capacity = _table(target.client("dynamodb"), names.table, missing)
     measured, measured_by, throttled = table_writes(target, names.table, meter_url)
     ssm = target.client("ssm")
-    budget = _number(ssm, names.write_rate_parameter, missing)
+    # write rate auto (nicelist.writerate): W as the writers derive it from the table, and its fraction
+    budget, auto = _write_rate(ssm, names.write_rate_parameter, target.client("dynamodb"), names.table, missing)
     # C is written by `nicelist deploy configure` / `tune`, not by provision: absent is not missing.
     concurrency = _number(ssm, names.writer_concurrency_parameter, [])
     mix = message_mix(updates_per_message, logged, dt.datetime.now(dt.UTC))
@@ -233,6 +255,7 @@ def stage_status(
         table_items=items,
         table_write_capacity=capacity,
         write_budget=budget,
+        write_rate_auto=auto,
         writer_concurrency=None if concurrency is None else int(concurrency),
         measured_write_rate=measured,
         measured_by=measured_by,
@@ -298,7 +321,7 @@ def _lines(status: StageStatus) -> list[str]:
         f" oldest {age}",
         f"dead letters   {status.dlq_visible}",
         f"table items    {status.table_items} (estimate)",
-        f"write budget   {_wcu(status.write_budget)} (W, shared{shared}){capacity}",
+        f"write budget   {_budget(status)} (W, shared{shared}){capacity}",
         f"write rate     {measured}",
         f"throttles      {throttled}",
         *status.drain.line.split("\n"),

@@ -13,7 +13,6 @@ at most the cache time plus the batch it is in; an unreadable table keeps the la
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
@@ -146,7 +145,6 @@ class BudgetParameters:
                 self._last_rate = auto_rate(spec, throughput)
         else:
             self._last_rate = spec.wcu
-        assert math.isfinite(self._last_rate) and self._last_rate > 0
         return self._last_rate
 
     def executions(self) -> int:

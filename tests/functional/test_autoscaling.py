@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 from moto import mock_aws
 
 from nicelist.autoscaling import AutoScaling, AutoScalingError, policy_name, resource_id
@@ -80,3 +82,17 @@ def test_the_meter_scales_the_table_by_the_policy_it_finds(clients: Clients) -> 
     assert meter.capacity(TABLE) == 139
     clock.now = 1_002.5
     assert meter.admit_all([Charge(TABLE, 139)]).admitted == (True,)
+
+
+def test_provision_without_autoscale_needs_no_auto_scaling_rights(clients: Clients) -> None:
+    # GIVEN a provisioned stage, and an operator whose role may not call Application Auto Scaling
+    provision_stage("dev", clients, ProvisionOptions(write_capacity=100))
+    with Stubber(clients.autoscaling) as denied:
+        denied.add_client_error("describe_scalable_targets", "AccessDeniedException")
+        # WHEN the stage is provisioned again without --autoscale THEN it works as before
+        provision_stage("dev", clients, ProvisionOptions(write_capacity=100))
+        # AND with --autoscale the refusal is reported, not hidden
+        denied.add_client_error("describe_scalable_targets", "AccessDeniedException")
+        with pytest.raises(ClientError):
+            provision_stage("dev", clients, ProvisionOptions(write_capacity=100, autoscale=AutoScaling(100, 200)))
+    assert wcu(clients) == 100

@@ -23,6 +23,7 @@ from nicelist.local.meter.tables import partition_of
 from nicelist.options import local_session
 from nicelist.provision import Clients, ProvisionOptions, provision_stage
 from tests.unit.test_meter_limiter import FakeClock
+from writer.autorate import TableThroughput
 
 TABLE = "nicelist-meter"
 NO_RETRIES = Config(retries={"total_max_attempts": 1})
@@ -320,3 +321,18 @@ def test_provisioning_an_on_demand_stage_through_the_meter_rehearses_it(moto_url
         result = provision_stage("meter-od", clients, ProvisionOptions(on_demand=True))
         table = meter.stats()["tables"][result.table_name]
         assert (table["mode"], table["instant_capacity"], table["partitions"]) == ("on-demand", 4_000, 4)
+
+
+def test_describe_table_states_an_on_demand_tables_warm_throughput_and_maximum(moto_url: str, clock: FakeClock) -> None:
+    """The writers' write rate auto reads what an on-demand table serves at once (writer.autorate)."""
+    with DynamoMeter(upstream=moto_url, port=_free_port(), clock=clock) as meter:
+        client = boto3.client("dynamodb", endpoint_url=meter.url, region_name="us-east-1", config=NO_RETRIES)
+        _create(
+            client, "nicelist-warm", BillingMode="PAY_PER_REQUEST", OnDemandThroughput={"MaxWriteRequestUnits": 900}
+        )
+        table = client.describe_table(TableName="nicelist-warm")["Table"]
+        assert table["WarmThroughput"]["WriteUnitsPerSecond"] == 4_000  # a new table: double 2,000
+        assert table["OnDemandThroughput"]["MaxWriteRequestUnits"] == 900
+        assert TableThroughput.from_description(table).ceiling == 900
+        provisioned = client.describe_table(TableName=TABLE)["Table"]
+        assert provisioned["WarmThroughput"]["WriteUnitsPerSecond"] == 5  # a provisioned table's answer is moto's own

@@ -71,3 +71,18 @@ def test_a_hostile_write_rate_is_refused_before_anything_changes(stage: Clients,
         result = tune("--write-rate", text)
         assert result.exit_code == 2  # a usage error, nothing written
         assert parameter() == "100"
+
+
+def test_status_shows_the_auto_budget_as_the_writers_derive_it(stage: Clients) -> None:
+    assert tune("--write-rate", "auto:0.95").exit_code == 0
+    shown = CliRunner().invoke(main, ["status", *STAGE])
+    assert "write budget   auto (0.95 x 100 WCU = 95) (W, shared" in shown.output
+    data = json.loads(CliRunner().invoke(main, ["status", *STAGE, "--json"]).output)
+    assert (data["write_budget"], data["write_rate_auto"]) == (95.0, 0.95)
+
+
+def test_rate_shows_an_auto_parameter_as_it_is(stage: Clients) -> None:
+    assert tune("--write-rate", "auto:0.9").exit_code == 0
+    shown = CliRunner().invoke(main, ["rate", *STAGE])
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.strip() == "auto:0.9"

@@ -39,7 +39,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -230,8 +230,3 @@ class AutoScaler:
             except (BotoCoreError, ClientError, KeyError, TypeError, ValueError) as error:  # the next minute retries
                 log.warning("auto scaling skipped a minute: %s: %s", type(error).__name__, error)
             next_tick += self.minute_seconds
-
-
-def activity_lines(activities: Iterable[dict[str, Any]]) -> list[str]:
-    """Human lines for ``/_meter/stats`` scaling activities (the rehearsal prints them)."""
-    return [f"  {a['from']} -> {a['to']} WCU at +{a['at']:.0f} s emulated: {a['cause']}" for a in activities]

@@ -2,10 +2,11 @@
 per-second ledgers.
 
 A table's write capacity is, in this order: the meter's own setting for it (``--capacity``, ``PUT
-/_meter/capacity``: provisioned WCU), what the table states (learned from CreateTable / UpdateTable /
-DescribeTable: provisioned WCU, or on-demand with its maximum throughput), the default capacity;
-None is unlimited. A write is refused past the table's allowance (``limiter``) or past 1,000 WCU/s
-on its partition (``tables``), and the refusal says which (``Throttle``).
+/_meter/capacity``: provisioned WCU; an auto scaling activity, ``rescale``, replaces it), what the
+table states (learned from CreateTable / UpdateTable / DescribeTable: provisioned WCU, or on-demand
+with its maximum throughput), the default capacity; None is unlimited. Each second's capacity in
+force is kept for the stats, beside the ledger. A write is refused past the table's allowance
+(``limiter``) or past 1,000 WCU/s on its partition (``tables``), and the refusal says which (``Throttle``).
 """
 
 from __future__ import annotations
@@ -186,6 +187,14 @@ class Meter:
         with self._lock:
             state = self._tables.get(table)
             return state.spec if state is not None else None
+
+    def on_demand_throughput(self, table: str) -> tuple[int, int | None] | None:
+        """An on-demand table's ``(units it serves at once, its maximum or None)``; None if not on-demand."""
+        with self._lock:
+            state = self._tables.get(table)
+            if state is None or state.on_demand is None:
+                return None
+            return state.on_demand.instant_capacity(self._clock()), state.on_demand.max_units
 
     def hash_key(self, table: str) -> str | None:
         """The partition key's attribute name, if the table has told."""

@@ -112,8 +112,12 @@ class MeterProxy:
         op = protocol.operation(_header(headers, "x-amz-target"))
         if op is not None and self.faults.missing_tables and (table := self._missing(body)):
             return not_found_reply(table)
-        if method == "POST" and op in _TABLE_CHANGES:
-            return self._table_change(op, path, headers, body)
+        if method == "POST" and (op in _TABLE_CHANGES or op == "DescribeTable"):
+            return (
+                self._describe(path, headers, body)
+                if op == "DescribeTable"
+                else self._table_change(op, path, headers, body)
+            )
         if method != "POST" or op not in protocol.METERED:
             return self.upstream.send(method, path, headers, body)
         try:
@@ -145,6 +149,32 @@ class MeterProxy:
             self.meter.learn(spec.with_request(request, self.meter.spec(spec.name)))
         except (ValueError, KeyError, TypeError, AttributeError):
             pass  # an answer the meter cannot read: the table keeps the limits it had
+        return reply
+
+    def _describe(self, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
+        """DescribeTable, with what moto does not state of an on-demand table the meter enforces: its
+        ``WarmThroughput`` (what it serves at once: double the previous peak) and its maximum
+        throughput, so the writers' write rate ``auto`` ramps with the table as on AWS."""
+        reply = self.upstream.send("POST", path, headers, body)
+        if reply.status != 200:
+            return reply
+        try:
+            answer = json.loads(reply.body)
+            table = answer["Table"]
+            throughput = self.meter.on_demand_throughput(str(table["TableName"]))
+            if throughput is None:
+                return reply
+            instant, maximum = throughput
+            table["WarmThroughput"] = {
+                "WriteUnitsPerSecond": instant,
+                "ReadUnitsPerSecond": 3 * instant,
+                "Status": "ACTIVE",
+            }
+            if maximum is not None:
+                table["OnDemandThroughput"] = {"MaxWriteRequestUnits": maximum, "MaxReadRequestUnits": -1}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return reply  # an answer the meter cannot read goes through as it is
+        reply.set_json(answer)
         return reply
 
     def _know_tables(self, path: str, headers: Mapping[str, str], tables: list[str]) -> None:

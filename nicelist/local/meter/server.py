@@ -1,7 +1,8 @@
 """The meter as an HTTP server: a threaded proxy plus a small JSON control API under ``/_meter/``.
 
 ``GET /_meter/stats?seconds=N``  per table: capacity, mode, burst credit, partitions, throttle reasons,
-                                 totals, peaks (accepted and offered) and the last N seconds
+                                 totals, peaks (accepted and offered), the last N seconds (each with
+                                 the capacity in force) and auto scaling's activities (``autoscaling``)
 ``PUT /_meter/capacity``         ``{"table": "t", "wcu": 50}`` or ``{"default": 50}`` (null: unlimited)
 ``POST /_meter/reset``           forget recorded seconds and totals
 ``GET /_meter/health``           ``{"ok": true, "upstream": ...}``
