@@ -122,7 +122,7 @@ class Table:
             budget = self.capacity * dt
             self.credit = min(self.spec.burst_seconds * self.capacity, self.credit + budget - taken)
             self.credit = max(0.0, self.credit)
-        self._count(now + dt, taken)
+        self._count(now, now + dt, taken)
 
     def _on_demand_roll(self, now: float, rate: float) -> None:
         self._recent.append((now, rate))
@@ -135,13 +135,17 @@ class Table:
             self.credit = min(self.credit, self.spec.burst_seconds * self.capacity)
             self._pending = None
 
-    def _count(self, end: float, units: float) -> None:
-        """Per-minute consumption, and the auto scaling decision at each minute's end."""
-        self._minute_units += units
+    def _count(self, start: float, end: float, units: float) -> None:
+        """Per-minute consumption (a tick's units spread evenly over the minutes it spans), and the auto
+        scaling decision at each minute's end."""
+        rate = units / (end - start) if end > start else 0.0
         while end >= self._minute_end - 1e-9:
+            self._minute_units += rate * max(0.0, self._minute_end - start)
+            start = self._minute_end
             self._scale(self._minute_end, self._minute_units / 60)
             self._minute_units = 0.0
             self._minute_end += 60.0
+        self._minute_units += rate * max(0.0, end - start)
 
     def _scale(self, now: float, consumed: float) -> None:
         policy = self.spec.autoscaling

@@ -148,7 +148,8 @@ def breaks_first(setting: Setting, knobs: Knobs, doubled: Result, needed: Knobs)
         crossing = _first_time(
             doubled, lambda i: doubled.series.backlog[i] > 0 and doubled.series.time[i] >= setting.deadline
         )
-        found.append((crossing, f"the deadline: the same setup {when}"))
+        age = f"; its oldest update waits up to {_hours(doubled.peak_age)}"
+        found.append((crossing, f"the deadline: the same setup {when}{age}"))
     over = _first_time(doubled, lambda i: doubled.series.oldest_age[i] >= RETENTION_SECONDS)
     if math.isfinite(over):
         found.append((over, f"SQS retention: updates older than {RETENTION_SECONDS / 86400:g} days are deleted (lost)"))

@@ -20,15 +20,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nicelist.local.config import SQS_MAX_WAIT_SECONDS
 from nicelist.model.arrivals import Profile
 from nicelist.model.dynamodb import Table, TableSpec
 from nicelist.model.mapping import Mapping
 from nicelist.model.sqs import RECEIVE_MAX_MESSAGES, Cohort, Queue, return_backoff
-from nicelist.model.writer import JOIN_SECONDS, LEASE_SECONDS, WriterSpec, aimd, execution_rate, lost_to_overhead
+from nicelist.model.writer import JOIN_SECONDS, LEASE_SECONDS, WriterSpec, aimd_over, execution_rate, lost_to_overhead
 
 DEFER_UPDATES_PER_MESSAGE = 1000  # contract.envelope's max_updates_per_envelope for deferrals
 RETURN_BACKOFF_BASE = 2.0
 RETURN_BACKOFF_CAP = 300.0
+LONG_POLL_SECONDS = SQS_MAX_WAIT_SECONDS  # the poller's ReceiveMessage wait (long polling)
 PASSES = 4  # batches a lane may start within one tick
 MAX_LANES = 64  # executions are identical: above this many, each lane stands for C / 64 of them
 _EPS = 1e-9
@@ -116,14 +118,17 @@ class _Loop:
         self.start_units = np.zeros(n)
         self.left = np.zeros(n)  # seconds to the batch's deadline
         self.wait = np.zeros(n)  # overhead still to pass before the first write
+        self.slow = np.ones(n)  # the share of a lane's time its batches' later overheads leave for writing
         self.born = np.full(n, math.inf)
         self.messages = np.zeros(n)
         self.receives = np.zeros(n, dtype=int)
         self.busy = np.zeros(n, dtype=bool)
         self.idle_since = np.full(n, -math.inf)  # when each lane's last batch ended (-inf: never ran)
         self.fraction = 1.0
+        self._demand = 0.0  # WCU/s the writers would send at a fraction of 1 (last tick's)
         self.ramp = scenario.mapping.start(0.0)
         self.level = scenario.mapping.running(self.ramp)
+        self._empty_since = 0.0  # since when free lanes have found the queue empty
         self._received: int | None = None  # messages the last tick's receives brought (None: no receive)
         self.series = Series()
         self.totals = {"units": 0.0, "throttled": 0.0, "exec": 0.0, "wcu": 0.0, "deferred": 0.0}
@@ -146,6 +151,8 @@ class _Loop:
             k += 1
             if now + dt >= s.profile.end and not self.busy.any() and self.queue.updates < 0.5:
                 break
+        if self.busy.any() or self.queue.updates >= 0.5:
+            self.last_write = math.inf  # the horizon came first
         t = self.totals
         return Result(s, self.series, self.last_write, t["units"], t["throttled"], self.batches, t["exec"],
                       t["wcu"], self.queue.redriven_updates, t["deferred"])  # fmt: skip
@@ -165,6 +172,8 @@ class _Loop:
         """One tick: lanes that finish a batch early in it take the next one within it (up to PASSES)."""
         dt = self.s.dt
         allowance = self.table.allowance(now, dt)
+        start = self.fraction
+        self.fraction = aimd_over(start, self._demand, allowance / dt, dt)[0]  # what this tick writes at
         avail = np.full(len(self.busy), float(dt))
         offered = taken = 0.0
         running = round(self.busy.sum() * self.group)
@@ -178,9 +187,9 @@ class _Loop:
             offered, taken = offered + o, taken + t
             self._settle(now + dt)
         self.table.consume(taken, now, dt)
-        throttled = offered - taken
         if offered:
-            self.fraction = aimd(self.fraction, throttled > _EPS * max(1.0, offered), dt)
+            self._demand = offered / dt / self.fraction
+        self.fraction = aimd_over(start, self._demand if offered else 0.0, allowance / dt, dt)[1]
         if taken > _EPS:
             self.last_write = now + dt
         self._record(now, offered, taken, running)
@@ -192,32 +201,69 @@ class _Loop:
         if not len(free):
             return
         if not self.queue.visible:
-            self._received = self._received or 0  # an empty receive: the ramp steps down
+            # a long poll returns empty only after its wait with nothing arriving: then the ramp steps down
+            if end - self._empty_since >= LONG_POLL_SECONDS:
+                self._received = self._received or 0
+                self._empty_since = end
             return
+        self._empty_since = end
         size = self._batch_messages()
-        rate = execution_rate(writer, max(1, int(self.busy.sum() * group)), 1.0)
-        head = self.queue.visible[0]
-        per_message = head.updates / head.messages if head.messages else writer.updates_per_message
+        rate = execution_rate(writer, max(1, self.level), 1.0)  # what each will write once all allowed run
         overhead = lost_to_overhead(writer, rate)
-        batch_seconds = overhead + size * per_message * writer.units_per_update / rate
-        fill = max(writer.usable_seconds, self.s.dt)  # a super-batch lasts about a timeout, or a tick if longer
-        batches = max(1, math.floor(fill / batch_seconds)) if batch_seconds < writer.usable_seconds else 1
+        # no lane takes more than its part of what is visible: the others would have taken the rest
+        part = max(size * group, self.queue.visible_messages / max(1, lanes))
         for i in free:
-            cohort = self.queue.take(size * batches * group)
+            cohort, count = self._super_batch(size, rate, overhead, part)
             if cohort is None:
                 break
-            count = max(1.0, cohort.messages / size / group)  # batches per execution of the lane
             partial = cohort.messages < size * group - _EPS
             self.busy[i] = True
             self.rem[i] = self.start_units[i] = cohort.updates * writer.units_per_update
-            self.left[i] = writer.usable_seconds * (math.ceil(count) if batches > 1 else 1)
-            self.wait[i] = overhead * math.ceil(count) + (mapping.batching_window if partial else 0.0)
+            self.left[i] = writer.usable_seconds * math.ceil(count)
+            # the first batch's overhead before its writes; the others' spread between them, as a slower rate
+            writing = cohort.updates / group * writer.units_per_update / rate
+            self.slow[i] = writing / (writing + overhead * (math.ceil(count) - 1)) if writing > 0 else 1.0
+            self.wait[i] = overhead + (mapping.batching_window if partial else 0.0)
             self.wait[i] += self._join(int(i), end - avail[i])
             self.born[i] = cohort.born
             self.messages[i] = cohort.messages
             self.receives[i] = cohort.receives
             self.batches += math.ceil(count * group)
             self._received = (self._received or 0) + math.ceil(cohort.messages)
+
+    def _super_batch(self, size: int, rate: float, overhead: float, part: float) -> tuple[Cohort | None, float]:
+        """One lane's next batches, taken while they fill less than a timeout (or a tick) and hold at
+        most ``part`` messages, sized cohort by cohort (each has one density of updates per message):
+        one cohort for them all, and how many batches (per execution) it stands for."""
+        writer, group = self.s.writer, self.group
+        fill = max(writer.usable_seconds, self.s.dt)
+        per_batch = size * group  # messages of one batch for each execution of the lane
+        merged: Cohort | None = None
+        seconds = 0.0
+        while seconds < fill and self.queue.visible:
+            head = self.queue.visible[0]
+            density = head.updates / head.messages if head.messages else 0.0
+            batch_seconds = overhead + size * density * writer.units_per_update / rate
+            if merged is not None and seconds + batch_seconds > fill:
+                break
+            batches = (
+                max(1, math.floor((fill - seconds) / batch_seconds)) if batch_seconds < writer.usable_seconds else 1
+            )
+            wanted = min(batches * per_batch, max(per_batch, part - (merged.messages if merged else 0.0)))
+            # within the head cohort the estimate is exact; a first batch may still span cohorts
+            batch = self.queue.take(min(wanted, head.messages if merged is not None else max(per_batch, head.messages)))
+            if batch is None:
+                break
+            seconds += batch.messages / per_batch * batch_seconds
+            if merged is None:
+                merged = batch
+            else:
+                merged = Cohort(min(merged.born, batch.born), merged.messages + batch.messages,
+                                merged.updates + batch.updates, max(merged.receives, batch.receives))  # fmt: skip
+            if batch_seconds >= writer.usable_seconds or merged.messages >= part - 1e-9:
+                break
+        count = max(1.0, merged.messages / per_batch) if merged is not None else 0.0
+        return merged, count
 
     def _join(self, lane: int, now: float) -> float:
         """Live share: a lane whose lease lapsed waits ``JOIN_SECONDS`` unless it is the only one running."""
@@ -231,13 +277,14 @@ class _Loop:
         running = round(self.busy.sum() * self.group)
         rate = execution_rate(self.s.writer, running, self.fraction) * self.group
         overhead = np.minimum(self.wait, avail) * active
-        offered_each = np.minimum(self.rem, rate * (avail - overhead)) * active
+        rates = rate * self.slow
+        offered_each = np.minimum(self.rem, rates * (avail - overhead)) * active
         offered = float(offered_each.sum())
         taken = min(offered, max(0.0, allowance))
         if offered > 0:
             self.rem -= offered_each * (taken / offered)
         unfinished = self.rem > 1e-6
-        used = np.where(unfinished, avail, overhead + offered_each / rate) * active
+        used = np.where(unfinished, avail, overhead + offered_each / rates) * active
         self.wait -= overhead
         self.left -= used
         avail -= used

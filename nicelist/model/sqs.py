@@ -114,6 +114,12 @@ class Queue:
             self.visible_messages = self._visible_updates = 0.0
         return Cohort(born, taken, updates, receives + 1)
 
+    def give_back(self, cohort: Cohort) -> None:
+        """Undo ``take`` (the messages were not received after all): back at the head, uncounted."""
+        cohort.receives -= 1
+        self.visible.appendleft(cohort)
+        self._count(cohort.messages, cohort.updates)
+
     @property
     def updates(self) -> float:
         return self._visible_updates + self._delayed_updates

@@ -80,6 +80,17 @@ def aimd(fraction: float, throttled: bool, dt: float) -> float:
     return min(1.0, fraction + AIMD_INCREASE_PER_SECOND * dt)
 
 
+def aimd_over(fraction: float, demand: float, allowed: float, seconds: float) -> tuple[float, float]:
+    """AIMD second by second over a tick of ``seconds``: writers wanting ``demand`` WCU/s at a fraction
+    of 1, the table taking ``allowed`` WCU/s. Returns the mean fraction over the tick (what the tick
+    writes at) and the fraction at its end; one second: (fraction, aimd(fraction, ...))."""
+    total, steps = 0.0, max(1, round(seconds))
+    for _ in range(steps):
+        total += fraction
+        fraction = aimd(fraction, demand * fraction > allowed * (1 + 1e-9), 1.0)
+    return total / steps, fraction
+
+
 def coalesced_units(messages: Sequence[Sequence[Any]], batch_size: int) -> float:
     """Write units per update when ``messages`` (each a list of validated updates) are written
     ``batch_size`` messages at a time: what ``writer.coalesce.plan`` leaves, sized as ``writer.items``

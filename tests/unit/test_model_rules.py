@@ -179,3 +179,13 @@ def test_coalescing_counts_fewer_units_for_bigger_batches_of_a_repetitive_worklo
 
 def test_usable_seconds_leave_the_deadline_margin() -> None:
     assert WriterSpec(100, 2, timeout=30).usable_seconds == 26
+
+
+def test_auto_scaling_counts_a_long_tick_in_each_minute_it_spans() -> None:
+    minute = Table(TableSpec(100, burst_seconds=0, autoscaling=AutoScaling(100, 1000)))
+    ticks = Table(TableSpec(100, burst_seconds=0, autoscaling=AutoScaling(100, 1000)))
+    for second in range(0, 600, 60):
+        minute.admit(1e9, float(second), 60.0)
+    for second in range(0, 600, 120):
+        ticks.admit(1e9, float(second), 120.0)
+    assert ticks.capacity == minute.capacity > 400

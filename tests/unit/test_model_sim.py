@@ -8,6 +8,8 @@ import pytest
 from nicelist.local.ramp import OFF, parse_ramp
 from nicelist.model import Mapping, Scenario, TableSpec, WriterSpec, december_23, simulate
 from nicelist.model.arrivals import Profile
+from nicelist.model.sim import _Loop
+from nicelist.model.sqs import Queue
 
 
 def _scenario(profile: Profile, **changes: object) -> Scenario:
@@ -86,3 +88,28 @@ def test_the_live_share_uses_what_the_ramp_leaves_idle() -> None:
     assert results["live"].drain_seconds < 0.9 * results["static"].drain_seconds
     assert results["live"].peak_offered <= 97 + 1e-9
     assert results["static"].series.written[5] == pytest.approx(97 / 4)
+
+
+def test_a_lane_takes_heavy_messages_behind_light_ones_a_batch_at_a_time() -> None:
+    # light 3-update messages at the head, 67-update ones behind: a lane's batches must be sized by what
+    # it takes, not by the head (it took 240 messages, the whole spike, when it was)
+    writer = WriterSpec(write_rate=96, concurrency=4, units_per_update=1.5, timeout=60, share_mode="static")
+    loop = _Loop(_scenario(Profile(), writer=writer, mapping=Mapping(batch_size=10, maximum_concurrency=4, ramp=OFF)))
+    loop.queue.arrive(0.0, messages=30, updates=90)
+    loop.queue.arrive(1.0, messages=50, updates=3350)
+    batch, count = loop._super_batch(10, 24.0, 0.45, part=1000)
+    assert batch is not None
+    seconds = batch.updates * 1.5 / 24 + 0.45 * count
+    assert seconds <= writer.usable_seconds + 45  # at most one heavy batch (42 s) past the light ones
+    assert loop.queue.visible_messages >= 30
+
+
+def test_a_batch_given_back_is_as_it_was() -> None:
+    queue = Queue()
+    queue.arrive(0.0, messages=10, updates=100)
+    batch = queue.take(4)
+    assert batch is not None
+    queue.give_back(batch)
+    assert queue.visible_messages == 10 and queue.updates == 100
+    again = queue.take(10)
+    assert again is not None and again.receives == 1 and again.updates == 100
