@@ -106,7 +106,9 @@ def test_producer_over_http_puts_every_update_in_the_queue(api_url: str, sqs: An
     with Producer.from_api(api_url, KEY) as producer:
         producer.add_many(updates)
 
-    assert producer.stats.updates == 1200 and producer.stats.requests == 3  # arrays of <= 500
+    # arrays of <= 500: at least 3 requests; more when the background linger flushes a partial one first
+    # (it did once in CI, with the machine loaded: SendStats(updates=1200, messages=4, requests=4))
+    assert producer.stats.updates == 1200 and producer.stats.requests >= 3
     url = sqs.get_queue_url(QueueName="nicelist-serve-updates")["QueueUrl"]
     seen: set[str] = set()
     while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
