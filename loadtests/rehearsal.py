@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import json
 import os
 import signal
@@ -49,6 +48,7 @@ from nicelist.demo.report import DemoReport
 from nicelist.demo.run import DemoOptions, run_buffered
 from nicelist.local.notifications import LOG_NAME, Notification, describe, read_notifications
 from nicelist.local.stack import LocalStack, StackConfig
+from nicelist.logs import parse_time
 from nicelist.options import LOCAL_CREDENTIALS
 from writer.autorate import AutoRate, parse_write_rate
 
@@ -121,7 +121,10 @@ class Rehearsal:
 
 def _epoch(iso: str) -> float:
     """An ISO 8601 time (``tune --auto``'s ``at``, a notification's ``time``) as epoch seconds."""
-    return dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    moment = parse_time(iso)  # the one reader of log times (nicelist.logs)
+    if moment is None:
+        raise ValueError(f"not an ISO 8601 time: {iso!r}")
+    return moment.timestamp()
 
 
 @contextlib.contextmanager
