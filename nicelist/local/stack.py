@@ -194,7 +194,7 @@ class LocalStack:
         rotate_logs(self.config.run_dir)  # one run per log: the last run's are kept as *.previous.log
         self._start_child(
             "moto",
-            python_module("moto.server", "-H", self.config.host, "-p", str(self.config.moto_port)),
+            python_module("nicelist.local.moto_server", "-H", self.config.host, "-p", str(self.config.moto_port)),
             self.config.moto_port,
         )
         self._start_child("meter", self._meter_argv(), self.config.meter_port)
