@@ -39,7 +39,7 @@ from nicelist.model.report import model_summary, summary_lines
 from nicelist.model.writer import WriterSpec
 from nicelist.provision import ProvisionOptions
 from nicelist.tuning.rules import MAX_BATCH_SIZE, MAX_MAXIMUM_CONCURRENCY, UNWINDOWED_BATCH_LIMIT
-from writer.settings import WriterSettings
+from writer.settings import DEADLINE_MARGIN_SECONDS
 
 # BENCHMARKS.md (`nicelist bench`, "write units / 1,000 updates"): 1,375 after coalescing, on its workload.
 DEFAULT_UNITS_PER_UPDATE = 1.375
@@ -48,7 +48,6 @@ ON_DEMAND_INITIAL_WARM_WCU = 4000
 # Not measured: what one writer execution can spend (8 write threads at ~10 ms a conditional put is
 # ~800 puts/s). Measure it from `zappa tail` ("batch done": units over duration) and pass --execution-wcu.
 ASSUMED_EXECUTION_WCU = 500.0
-DEADLINE_MARGIN_SECONDS = WriterSettings.model_fields["deadline_margin_ms"].default / 1000
 DEFAULT_WRITER_TIMEOUT = ProvisionOptions().writer_timeout
 DEFAULT_BATCH_SIZE = UNWINDOWED_BATCH_LIMIT  # fits provisioning's visibility (6 x timeout, no window)
 DAY_SECONDS = 86_400

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from contract.envelope import DEFAULT_ENVELOPE_BYTES, compact, pack_texts, seal
+from contract.sqs import SQS_BATCH_BYTES, SQS_BATCH_ENTRIES
+from contract.sqs import batches as sqs_batches
 from contract.updates import LocationUpdate, StatusUpdate, encode_update, parse_update
-
-SQS_BATCH_ENTRIES = 10
-SQS_BATCH_BYTES = 1024 * 1024
 
 AnyUpdate = StatusUpdate | LocationUpdate
 
@@ -69,13 +68,4 @@ def batches(
     messages: Sequence[Message], max_entries: int = SQS_BATCH_ENTRIES, max_bytes: int = SQS_BATCH_BYTES
 ) -> Iterator[list[Message]]:
     """Group messages into ``SendMessageBatch`` calls: ≤ 10 entries and ≤ 1 MiB of bodies per call."""
-    current: list[Message] = []
-    size = 0
-    for message in messages:
-        if current and (len(current) >= max_entries or size + message.size > max_bytes):
-            yield current
-            current, size = [], 0
-        current.append(message)
-        size += message.size
-    if current:
-        yield current
+    return sqs_batches(messages, lambda message: message.size, max_entries, max_bytes)

@@ -17,8 +17,9 @@ from typing import Any, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from contract.envelope import DEFAULT_ENVELOPE_BYTES
+from contract.sqs import SQS_BATCH_BYTES, SQS_BATCH_ENTRIES
 from producers.exceptions import SendFailed
-from producers.packing import SQS_BATCH_BYTES, SQS_BATCH_ENTRIES, Item, Message, batches, pack
+from producers.packing import Item, Message, batches, pack
 from producers.retry import THROTTLING_CODES, Backoff, RetryPolicy, describe, is_retryable
 
 RETRYABLE_HTTP = frozenset({429, 500, 502, 503, 504})

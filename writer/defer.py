@@ -15,8 +15,8 @@ that fail with server or connection errors are counted (``nicelist-stalled``) an
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -25,6 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from contract.envelope import compact, pack_texts, seal
 from contract.keys import Key
 from contract.names import LazyQueueUrl
+from contract.sqs import SQS_BATCH_BYTES, attribute_bytes, batches
 from contract.updates import LocationUpdate, StatusUpdate, encode_update, table_keys
 from writer.table import Outcome
 
@@ -34,10 +35,7 @@ DEFERRALS_ATTRIBUTE = "nicelist-deferrals"
 STALLED_ATTRIBUTE = "nicelist-stalled"  # deferrals in a row that made no progress
 MAX_STALLED = 3
 MAX_BODY_BYTES = 900_000  # below SQS's 1 MiB, with room for attributes
-
-
-class DeferError(Exception):
-    """SQS did not take the remainder: the original message must stay in the queue."""
+MAX_BATCH_BYTES = SQS_BATCH_BYTES - 16 * 1024  # one call's bodies and attributes, with room to spare
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +114,24 @@ def next_step(delivery: Delivery, left: list[AnyUpdate], failing: bool, max_rece
     return Step.GIVE_UP
 
 
+@dataclass(frozen=True, slots=True)
+class Remainder:
+    """The unwritten part of one delivered message, to be sent to the queue as a message of its own."""
+
+    delivery: Delivery
+    left: list[AnyUpdate]
+    failing: bool = False  # writes failed with server or connection errors (not throttling)
+
+
+@dataclass(slots=True)
+class Sent:
+    """What ``Deferrals.send`` achieved: the messages whose whole remainder SQS confirmed, and why the
+    others were not (each of those stays in the queue and comes back)."""
+
+    deferred: set[str] = field(default_factory=set)
+    refused: dict[str, str] = field(default_factory=dict)
+
+
 class Deferrals:
     """Sends remainders to the stage's queue; resolves its URL once from the name when not configured."""
 
@@ -127,21 +143,55 @@ class Deferrals:
     def url(self) -> str:
         return self._url()
 
-    def send(self, delivery: Delivery, left: list[AnyUpdate], failing: bool = False) -> None:
-        """Every envelope of the remainder confirmed by SQS, or ``DeferError``. ``nicelist-stalled``
-        counts rounds without progress in which writes failed; progress resets it, throttling keeps it."""
-        progressed = len(left) < len(delivery.updates)
-        stalled = 0 if progressed else delivery.stalled + int(failing)
-        attributes = {
-            DEFERRED_FROM_ATTRIBUTE: {"DataType": "String", "StringValue": delivery.message_id},
-            DEFERRALS_ATTRIBUTE: {"DataType": "Number", "StringValue": str(delivery.deferrals + 1)},
-            STALLED_ATTRIBUTE: {"DataType": "Number", "StringValue": str(stalled)},
-        }
-        for body in _envelopes(left):
+    def send(self, remainders: Sequence[Remainder], has_time: Callable[[], bool] = lambda: True) -> Sent:
+        """Every remainder's envelopes in as few ``SendMessageBatch`` calls as SQS allows (10 entries,
+        1 MiB), each call made only while ``has_time()``. A message counts as deferred only when SQS
+        confirmed every envelope of its remainder; an envelope sent for a message that is then returned
+        anyway is a duplicate the table's conditional writes absorb, never a loss."""
+        entries: list[tuple[str, dict[str, Any]]] = []
+        for index, remainder in enumerate(remainders):
+            attributes = _attributes(remainder)
+            for part, body in enumerate(_envelopes(remainder.left)):
+                entry = {"Id": f"{index}-{part}", "MessageBody": body, "MessageAttributes": attributes}
+                entries.append((remainder.delivery.message_id, entry))
+        sent = Sent()
+        for call in batches(entries, _entry_bytes, max_bytes=MAX_BATCH_BYTES):
+            owners = {entry["Id"]: message_id for message_id, entry in call}
+            if not has_time():
+                sent.refused.update(dict.fromkeys(owners.values(), "no time left for the SQS call"))
+                continue
             try:
-                self._sqs.send_message(QueueUrl=self.url, MessageBody=body, MessageAttributes=attributes)
+                response = self._sqs.send_message_batch(QueueUrl=self.url, Entries=[entry for _, entry in call])
             except (ClientError, BotoCoreError) as error:
-                raise DeferError(f"remainder of {delivery.message_id} not enqueued: {error}") from error
+                sent.refused.update(dict.fromkeys(owners.values(), f"not enqueued: {error}"))
+                continue
+            confirmed = {ok.get("Id") for ok in response.get("Successful", [])}
+            codes = {bad.get("Id"): str(bad.get("Code", "Failed")) for bad in response.get("Failed", [])}
+            for entry_id, message_id in owners.items():
+                if entry_id not in confirmed:
+                    sent.refused.setdefault(
+                        message_id, f"SQS refused the remainder: {codes.get(entry_id, 'no answer')}"
+                    )
+        sent.deferred = {r.delivery.message_id for r in remainders} - sent.refused.keys()
+        return sent
+
+
+def _attributes(remainder: Remainder) -> dict[str, dict[str, str]]:
+    """``nicelist-stalled`` counts rounds without progress in which writes failed; progress resets it,
+    throttling keeps it."""
+    delivery = remainder.delivery
+    progressed = len(remainder.left) < len(delivery.updates)
+    stalled = 0 if progressed else delivery.stalled + int(remainder.failing)
+    return {
+        DEFERRED_FROM_ATTRIBUTE: {"DataType": "String", "StringValue": delivery.message_id},
+        DEFERRALS_ATTRIBUTE: {"DataType": "Number", "StringValue": str(delivery.deferrals + 1)},
+        STALLED_ATTRIBUTE: {"DataType": "Number", "StringValue": str(stalled)},
+    }
+
+
+def _entry_bytes(owned: tuple[str, dict[str, Any]]) -> int:
+    entry = owned[1]
+    return len(entry["MessageBody"].encode()) + attribute_bytes(entry["MessageAttributes"])
 
 
 def _envelopes(updates: list[AnyUpdate]) -> list[str]:

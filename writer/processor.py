@@ -28,7 +28,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from contract.envelope import encode_envelope
 from contract.updates import Rejected, encode_update, format_timestamp
 from writer.coalesce import PlannedWrite, Tagged, WritePlan, plan
-from writer.defer import MAX_STALLED, DeferError, Deferrals, Delivery, Step, next_step, split
+from writer.defer import MAX_STALLED, Deferrals, Delivery, Remainder, Step, next_step, split
 from writer.dlq import GAVE_UP, TABLE_REFUSED, DeadLetterError, DeadLetters
 from writer.intake import Unreadable, delivery, read_body
 from writer.observability import logger
@@ -110,9 +110,14 @@ class CoalescingBatchProcessor:
         self.report.updates = work.received
         self.report.writes_saved = work.writes_saved
         outcomes = self._write(work, {r.message_id: i for i, r in enumerate(records)})
+        remainders: list[Remainder] = []
         for message in deliveries:
-            if not self._settle(message, outcomes):
+            settled = self._settle(message, outcomes)
+            if isinstance(settled, Remainder):
+                remainders.append(settled)
+            elif not settled:
                 failed.add(message.message_id)
+        failed |= self._defer(remainders)
         self.report.failed_messages = len(failed)
         self.report.returned_updates = sum(len(d.updates) for d in deliveries if d.message_id in failed)
         self._back_off(failed)
@@ -208,8 +213,9 @@ class CoalescingBatchProcessor:
             self.report.not_written += 1
         return outcome
 
-    def _settle(self, message: Delivery, outcomes: dict[tuple[str, str], Outcome]) -> bool:
-        """True when every update of the message is in the table, the DLQ, or a deferred remainder."""
+    def _settle(self, message: Delivery, outcomes: dict[tuple[str, str], Outcome]) -> bool | Remainder:
+        """True when every update of the message is in the table or the DLQ; its ``Remainder`` when the
+        rest is to be deferred; False when the message is to be returned."""
         deps = self.deps
         message_id = message.message_id
         found = split(message, outcomes, self._winners)
@@ -232,24 +238,31 @@ class CoalescingBatchProcessor:
             given_up = self._dead_letter_updates(message, found.left, reason, GAVE_UP)
             self.report.given_up_updates += len(found.left) if given_up else 0
             return given_up
-        return self._defer(message, found.left, found.failing)
+        return Remainder(message, found.left, found.failing)
 
-    def _defer(self, message: Delivery, left: list[Any], failing: bool) -> bool:
-        if not self._has_time():
-            return False
-        try:
-            self.deps.deferrals.send(message, left, failing=failing)
-        except DeferError as error:
-            logger.error(
-                "remainder not deferred; the message stays in the queue",
+    def _defer(self, remainders: list[Remainder]) -> set[str]:
+        """Send the remainders (batched); the ids of the messages that must be returned instead. Each call
+        keeps the time of one more behind it, for the backoff of what is returned (``_back_off``)."""
+        if not remainders:
+            return set()
+        sent = self.deps.deferrals.send(remainders, has_time=functools.partial(self._has_time, calls=2))
+        for remainder in remainders:
+            message = remainder.delivery
+            why = sent.refused.get(message.message_id)
+            if why is not None:
+                logger.error(
+                    "remainder not deferred; the message stays in the queue", message_id=message.message_id, error=why
+                )
+                continue
+            self.report.deferred_messages += 1
+            self.report.deferred_updates += len(remainder.left)
+            logger.info(
+                "remainder deferred",
                 message_id=message.message_id,
-                error=str(error),
+                updates=len(remainder.left),
+                of=len(message.updates),
             )
-            return False
-        self.report.deferred_messages += 1
-        self.report.deferred_updates += len(left)
-        logger.info("remainder deferred", message_id=message.message_id, updates=len(left), of=len(message.updates))
-        return True
+        return set(sent.refused)
 
     def _dead_letter_updates(self, message: Delivery, updates: list[Any], reason: str, kind: str) -> bool:
         unwritable = [Rejected(i, encode_update(u), reason) for i, u in enumerate(updates)]
@@ -284,9 +297,9 @@ class CoalescingBatchProcessor:
             return {}
         return {"max_future_seconds": bound, "now": datetime.fromtimestamp(self.deps.wall_clock(), UTC)}
 
-    def _has_time(self) -> bool:
-        """Whether one more SQS call fits before the Lambda timeout (its timeouts are bounded to fit)."""
-        if self._context.get_remaining_time_in_millis() > self.deps.settings.sqs_call_reserve_ms:
+    def _has_time(self, calls: int = 1) -> bool:
+        """Whether ``calls`` more SQS calls fit before the Lambda timeout (their timeouts are bounded to fit)."""
+        if self._context.get_remaining_time_in_millis() > calls * self.deps.settings.sqs_call_reserve_ms:
             return True
         self.report.out_of_time += 1
         return False

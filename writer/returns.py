@@ -17,9 +17,9 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from contract.names import LazyQueueUrl
+from contract.sqs import SQS_BATCH_ENTRIES
 from writer.observability import logger
 
-SQS_BATCH_ENTRIES = 10
 MAX_VISIBILITY_SECONDS = 43_200  # SQS's own ceiling (12 h)
 
 

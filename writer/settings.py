@@ -14,6 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from contract.delivery import DEFAULT_MAX_RECEIVE_COUNT
 from contract.names import StageNames
 
+DEFAULT_DEADLINE_MARGIN_MS = 9500  # why: WriterSettings.deadline_margin_ms
+DEADLINE_MARGIN_SECONDS = DEFAULT_DEADLINE_MARGIN_MS / 1000  # what plan, the model and tune --auto assume
+
 
 class WriterSettings(BaseSettings):
     """Everything the writer Lambda reads from its environment, resolved once per execution."""
@@ -44,9 +47,13 @@ class WriterSettings(BaseSettings):
     # How far ahead of now an observed_at may be (seconds); None: no bound (replays of a future date work).
     # The deployed stages set it (zappa_settings.json), the same variable as the API's.
     max_future_seconds: float | None = Field(default=None, gt=0)
-    # Stop spending budget this long before the Lambda deadline and hand the rest back: room for a
-    # DynamoDB request in flight and the SQS calls after the writes (deferrals, dead letters, backoffs).
-    deadline_margin_ms: int = Field(default=4000, ge=0)
+    # Stop spending budget this long before the Lambda deadline and hand the rest back. It holds the
+    # worst of what follows the last write: a DynamoDB request in flight (connect 1 s + read 2 s, one
+    # attempt: DYNAMODB_TIMEOUTS in writer.handler), then one batched deferral call and one backoff call,
+    # each made only with sqs_call_reserve_ms left: 3 + 2 x 3.1 = 9.2 s, and 0.3 s to spare. With less, a
+    # slow table (moto under load; DynamoDB having a bad minute) used up the time of the SQS calls, and
+    # the messages they were for waited out the whole visibility timeout (six Lambda timeouts).
+    deadline_margin_ms: int = Field(default=DEFAULT_DEADLINE_MARGIN_MS, ge=0)
     # An SQS call is made only while at least this much time is left; the writer's SQS client times out
     # well within it (SQS_TIMEOUTS in writer.handler), so no call outlives the invocation.
     sqs_call_reserve_ms: int = Field(default=3100, ge=0)

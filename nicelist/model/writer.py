@@ -32,11 +32,10 @@ from writer.coalesce import Tagged
 from writer.coalesce import plan as coalesce
 from writer.items import state_item, track_item, write_units
 from writer.pacing import AIMD_DECREASE, AIMD_INCREASE_PER_SECOND, share_of
-from writer.settings import WriterSettings
+from writer.settings import DEADLINE_MARGIN_SECONDS, WriterSettings
 from writer.share import ShareRule, divisor
 
 AIMD_FLOOR = 0.05
-DEADLINE_MARGIN_SECONDS = float(WriterSettings.model_fields["deadline_margin_ms"].default) / 1000
 WRITTEN_AT = "2026-12-23T00:00:00.000000Z"
 WRITE_BURST_SECONDS = float(WriterSettings.model_fields["write_burst_seconds"].default)
 JOIN_SECONDS = ShareRule().join_seconds

@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 from nicelist.mapping import MIN_MAXIMUM_CONCURRENCY
 from nicelist.status import BacklogTrend
+from writer.settings import DEADLINE_MARGIN_SECONDS
 
 Action = Literal["raise", "lower", "hold"]
 TREND_SAMPLES = 6  # the backlog's trend: a straight line through the last 6 readings
@@ -46,7 +47,7 @@ class Policy:
     idle_share: float = 0.5  # executions are idle below this share of C
     idle_for: float = 300.0  # seconds of idleness, without a break, before lowering
     cooldown: float = 120.0  # seconds after a change before the next one
-    batch_fit: float = 0.8  # a full batch must fit this share of one invocation's time at W / C
+    batch_fit: float = 0.9  # a full batch must fit this share of an invocation's writing time at W / C
 
     def __post_init__(self) -> None:
         if not MIN_MAXIMUM_CONCURRENCY <= self.minimum <= self.maximum:
@@ -186,7 +187,8 @@ class Autoscaler:
         units, timeout, budget = signals.batch_units, signals.timeout, signals.budget
         if not units or not timeout or not budget or units <= 0:
             return None
-        return max(1, math.floor(budget * timeout * self.policy.batch_fit / units))
+        writing = max(0.0, timeout - DEADLINE_MARGIN_SECONDS)  # the writer stops its writes this early
+        return max(1, math.floor(budget * writing * self.policy.batch_fit / units))
 
     def _no_room(self, signals: Signals) -> str | None:
         fitting = self._fitting(signals)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time as wall
+from typing import Any
 
 from nicelist.local.context import LambdaContext
 from tests.support.events import envelope, lambda_context, sqs_record, status
@@ -68,6 +70,62 @@ def test_when_the_queue_refuses_the_remainder_the_message_comes_back_whole(stage
     }
     deps = on_fake_time(stage.deps(**settings), time)
     record = sqs_record(envelope(*[status(f"c-{i}", AT.format(i % 60)) for i in range(30)]), message_id="m-1")
-    # half written by the deadline: the remainder should be deferred, but the queue is gone
-    response = handle({"Records": [record]}, fake_time_context(time, timeout_s=4.5), deps)
+    # partly written by the deadline (2.5 s of budget before the default margin): the remainder should
+    # be deferred, but the queue is gone
+    timeout = deps.settings.deadline_margin_ms / 1000 + 2.5
+    response = handle({"Records": [record]}, fake_time_context(time, timeout_s=timeout), deps)
     assert response == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+    assert 0 < sum(bool(stage.items(f"c-{i}")) for i in range(30)) < 30
+
+
+def test_a_slow_table_and_a_slow_queue_still_leave_time_to_defer_and_back_off(stage: Stage) -> None:
+    """What the deadline margin is for (writer/settings.py): after the last write, however slow it
+    was, the writer still sends the remainders (batched) and backs off what it returns, so no message
+    waits out the whole visibility timeout. Real time, the margin scaled down: a write in flight of up
+    to 1 s, then two SQS calls of 0.7 s reserve each."""
+    deps = stage.deps(
+        write_rate=20.0,
+        write_burst_seconds=0.0,
+        write_threads=4,
+        deadline_margin_ms=2500,
+        sqs_call_reserve_ms=700,
+    )
+    calls: list[str] = []
+
+    def slow(seconds: float, name: str) -> Any:
+        def hook(**_: Any) -> None:
+            calls.append(name)
+            wall.sleep(seconds)
+
+        return hook
+
+    deps.dynamodb.meta.events.register("before-call.dynamodb.PutItem", slow(0.9, "PutItem"))
+    for operation in ("SendMessage", "SendMessageBatch", "ChangeMessageVisibilityBatch"):
+        deps.deferrals._sqs.meta.events.register(f"before-call.sqs.{operation}", slow(0.3, operation))  # type: ignore[attr-defined]
+    records = []
+    for m in range(10):
+        stage.sqs.send_message(QueueUrl=stage.queue_url, MessageBody="{}")
+        [message] = stage.sqs.receive_message(QueueUrl=stage.queue_url)["Messages"]
+        record = sqs_record(envelope(*[status(f"c-{m}-{i}", AT.format(i)) for i in range(3)]), message_id=f"m-{m}")
+        record["receiptHandle"] = message["ReceiptHandle"]
+        records.append(record)
+    # WHEN ten messages of three updates meet a table that takes 0.9 s a write, with 5 s to go
+    started = wall.monotonic()
+    response = handle({"Records": records}, lambda_context(timeout_s=5.0), deps)
+    elapsed = wall.monotonic() - started
+    # THEN the invocation answered in time, after one deferral call and one backoff call at most
+    assert elapsed < 5.0
+    returned = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+    deferred = {
+        m["MessageAttributes"]["nicelist-deferred-from"]["StringValue"]
+        for m in stage.sqs.receive_message(
+            QueueUrl=stage.queue_url, MessageAttributeNames=["All"], MaxNumberOfMessages=10, VisibilityTimeout=0
+        ).get("Messages", [])
+        if "nicelist-deferred-from" in m.get("MessageAttributes", {})
+    }
+    done = {f"m-{m}" for m in range(10) if all(stage.items(f"c-{m}-{i}") for i in range(3))}
+    assert returned and deferred and done  # the deadline cut the batch: some of each
+    assert done | deferred | returned == {f"m-{m}" for m in range(10)}
+    assert not (done & returned) and not (deferred & returned)
+    assert calls.count("SendMessage") == 0 and calls.count("SendMessageBatch") == 1
+    assert calls.count("ChangeMessageVisibilityBatch") == 1  # every returned message on a backoff

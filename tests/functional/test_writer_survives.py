@@ -27,7 +27,7 @@ from tests.support.events import envelope, lambda_context, location, sqs_record,
 from tests.support.fakes import FakeTime, on_fake_time
 from tests.support.writer import Stage, create_stage
 from writer.dlq import ERROR_ATTRIBUTE, INVALID, KIND_ATTRIBUTE, UNREADABLE
-from writer.handler import SQS_TIMEOUTS, handle
+from writer.handler import DYNAMODB_TIMEOUTS, SQS_TIMEOUTS, handle
 from writer.intake import Unreadable, read_body
 from writer.processor import WriterDeps
 from writer.settings import WriterSettings
@@ -305,10 +305,15 @@ def test_slow_sqs_cannot_make_an_invocation_outlive_its_timeout(stage: Stage) ->
     assert len(stage.dlq_messages()) == 8 - len(failures(response))
 
 
-def test_the_sqs_timeouts_fit_inside_the_reserve() -> None:
+def test_the_sqs_timeouts_fit_inside_the_reserve_and_the_margin_holds_what_follows_the_writes() -> None:
     worst = SQS_TIMEOUTS.connect_timeout + SQS_TIMEOUTS.read_timeout  # one attempt, no botocore retries
     assert SQS_TIMEOUTS.retries == {"total_max_attempts": 1, "mode": "standard"}
-    assert worst * 1000 < WriterSettings().sqs_call_reserve_ms < WriterSettings().deadline_margin_ms
+    assert DYNAMODB_TIMEOUTS.retries == {"total_max_attempts": 1, "mode": "standard"}
+    settings = WriterSettings()
+    assert worst * 1000 < settings.sqs_call_reserve_ms
+    # the last DynamoDB request in flight, then a deferral call and the backoff call behind it
+    in_flight = (DYNAMODB_TIMEOUTS.connect_timeout + DYNAMODB_TIMEOUTS.read_timeout) * 1000
+    assert in_flight + 2 * settings.sqs_call_reserve_ms <= settings.deadline_margin_ms
 
 
 # --- what the writer dead-letters always fits ------------------------------------------------------------

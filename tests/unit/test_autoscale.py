@@ -48,9 +48,10 @@ def test_each_blocker_of_a_raise_holds_alone() -> None:
 
 
 def test_a_raise_stops_where_a_full_batch_no_longer_fits_one_invocation() -> None:
-    # W 100 WCU/s, a 30 s timeout, 80 % of it usable: 2,400 WCU per invocation at C = 1. A full batch of
-    # 10 messages x 27 updates x 1.375 WCU is 371 WCU: it fits at W / 6 (400 WCU), not at W / 7 (343).
-    fitting = dataclasses.replace(PRESSED, measured_rate=10, batch_units=10 * 27 * 1.375, timeout=30)
+    # W 100 WCU/s, a 30 s timeout: the writer writes for 30 - 9.5 s (its deadline margin), 90 % of that
+    # counted, 1,845 WCU per invocation at C = 1. A full batch of 10 messages x 20 updates x 1.375 WCU
+    # is 275 WCU: it fits at W / 6 (307 WCU), not at W / 7 (263).
+    fitting = dataclasses.replace(PRESSED, measured_rate=10, batch_units=10 * 20 * 1.375, timeout=30)
     assert decide(fitting).after == 4  # doubling from 2 is within the fit
     assert decide(dataclasses.replace(fitting, concurrency=4, busy=4)).after == 6  # not 8
     held = decide(dataclasses.replace(fitting, concurrency=6, busy=6))
