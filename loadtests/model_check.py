@@ -79,6 +79,9 @@ CONFIGS = (
         "c4-ramp-static", concurrency=4, batch_size=10, spike_factor=10, poller_ramp="1:4", share_mode="static"
     ),
     CheckConfig("c4-ramp-live", concurrency=4, batch_size=10, spike_factor=10, poller_ramp="1:4"),
+    # W above a strict table (no burst credit): the meter throttles every unit over 100 a second and the
+    # writers' AIMD cuts and regrows their rate; the throttled share is a figure to predict, not 0
+    CheckConfig("c2-w130-strict", concurrency=2, batch_size=10, spike_factor=10, write_share=1.3, burst_seconds=0),
 )
 # The calibration run (--calibrate): one execution, so its "batch done" lines follow one another.
 CALIBRATION = CheckConfig("calibrate-c1-b10-x10", concurrency=1, batch_size=10, spike_factor=10)

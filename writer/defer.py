@@ -143,9 +143,9 @@ class Deferrals:
     def url(self) -> str:
         return self._url()
 
-    def send(self, remainders: Sequence[Remainder], has_time: Callable[[], bool] = lambda: True) -> Sent:
+    def send(self, remainders: Sequence[Remainder], has_time: Callable[[int], bool] = lambda _: True) -> Sent:
         """Every remainder's envelopes in as few ``SendMessageBatch`` calls as SQS allows (10 entries,
-        1 MiB), each call made only while ``has_time()``. A message counts as deferred only when SQS
+        1 MiB), call ``i`` (from 0) made only while ``has_time(i)``. A message counts as deferred only when SQS
         confirmed every envelope of its remainder; an envelope sent for a message that is then returned
         anyway is a duplicate the table's conditional writes absorb, never a loss."""
         entries: list[tuple[str, dict[str, Any]]] = []
@@ -155,9 +155,9 @@ class Deferrals:
                 entry = {"Id": f"{index}-{part}", "MessageBody": body, "MessageAttributes": attributes}
                 entries.append((remainder.delivery.message_id, entry))
         sent = Sent()
-        for call in batches(entries, _entry_bytes, max_bytes=MAX_BATCH_BYTES):
+        for index, call in enumerate(batches(entries, _entry_bytes, max_bytes=MAX_BATCH_BYTES)):
             owners = {entry["Id"]: message_id for message_id, entry in call}
-            if not has_time():
+            if not has_time(index):
                 sent.refused.update(dict.fromkeys(owners.values(), "no time left for the SQS call"))
                 continue
             try:

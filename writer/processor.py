@@ -35,7 +35,7 @@ from writer.observability import logger
 from writer.pacing import Pacer
 from writer.ratelimit import Clock
 from writer.returns import Return, Returns, return_delay
-from writer.settings import WriterSettings
+from writer.settings import WriterSettings, deadline_margin_seconds
 from writer.table import Outcome, TableUnavailable, TableWriter, chunks
 
 
@@ -166,7 +166,7 @@ class CoalescingBatchProcessor:
         share = deps.pacer.refresh()
         self.report.budget_share = share
         remaining = self._context.get_remaining_time_in_millis() / 1000
-        deadline = deps.pacer.clock() + remaining - deps.settings.deadline_margin_ms / 1000
+        deadline = deps.pacer.clock() + remaining - deadline_margin_seconds(remaining, deps.settings.deadline_margin_ms)
         self._warn_if_too_big(work, share, remaining)
         writer = TableWriter(
             deps.dynamodb,
@@ -241,12 +241,18 @@ class CoalescingBatchProcessor:
         return Remainder(message, found.left, found.failing)
 
     def _defer(self, remainders: list[Remainder]) -> set[str]:
-        """Send the remainders (batched); the ids of the messages that must be returned instead. Each call
-        keeps the time of one more behind it, for the backoff of what is returned (``_back_off``)."""
+        """Send the remainders (batched); the ids of the messages that must be returned instead. Every call
+        after the first keeps the time of one more behind it, for the backoff of what is returned."""
         if not remainders:
             return set()
-        sent = self.deps.deferrals.send(remainders, has_time=functools.partial(self._has_time, calls=2))
-        for remainder in remainders:
+        unique = list({r.delivery.message_id: r for r in remainders}.values())  # SQS may deliver one twice
+
+        def has_time(call: int) -> bool:
+            # the first call needs its own reserve; each later one keeps one more, for the backoff's call
+            return self._has_time(calls=1 if call == 0 else 2)
+
+        sent = self.deps.deferrals.send(unique, has_time=has_time)
+        for remainder in unique:
             message = remainder.delivery
             why = sent.refused.get(message.message_id)
             if why is not None:
@@ -287,8 +293,8 @@ class CoalescingBatchProcessor:
                 else return_delay(receive_count, self.deps.rng, settings.return_backoff_base_seconds, cap)
             )
             returns.append(Return(message_id, handle, seconds))
-        if returns and self._has_time():
-            self.deps.returns.back_off(returns)
+        if returns:
+            self.deps.returns.back_off(returns, has_time=self._has_time)
 
     def _limits(self) -> dict[str, Any]:
         """The contract's optional bounds this deployment sets (none by default)."""

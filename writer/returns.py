@@ -10,7 +10,7 @@ hammered. If SQS refuses the change, nothing is lost: the message comes back at 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,10 +46,13 @@ class Returns:
         self._sqs = sqs
         self._url = queue_url
 
-    def back_off(self, returns: Sequence[Return]) -> int:
-        """Apply the delays, ten to a call; the number SQS confirmed."""
+    def back_off(self, returns: Sequence[Return], has_time: Callable[[], bool] = lambda: True) -> int:
+        """Apply the delays, ten to a call, each call made only while ``has_time()``; the number SQS
+        confirmed (the others come back at the full visibility timeout)."""
         confirmed = 0
         for start in range(0, len(returns), SQS_BATCH_ENTRIES):
+            if not has_time():
+                break
             chunk = returns[start : start + SQS_BATCH_ENTRIES]
             entries = [
                 {"Id": str(i), "ReceiptHandle": r.receipt_handle, "VisibilityTimeout": r.seconds}

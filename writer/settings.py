@@ -15,7 +15,16 @@ from contract.delivery import DEFAULT_MAX_RECEIVE_COUNT
 from contract.names import StageNames
 
 DEFAULT_DEADLINE_MARGIN_MS = 9500  # why: WriterSettings.deadline_margin_ms
-DEADLINE_MARGIN_SECONDS = DEFAULT_DEADLINE_MARGIN_MS / 1000  # what plan, the model and tune --auto assume
+SHORT_TIMEOUT_MARGIN_MS = 4000  # a writer whose timeout cannot hold the margin twice: one quick SQS call
+
+
+def deadline_margin_seconds(timeout_s: float, margin_ms: int = DEFAULT_DEADLINE_MARGIN_MS) -> float:
+    """How long before its timeout a writer stops writing: ``margin_ms`` when the timeout holds it twice
+    over (19 s and more at the default); under that, half the timeout but at least 4 s, room for one
+    SQS call after a quick last write (a 5 s timeout writes for 1 s, a 10 s one for 5 s). The writer
+    applies it to the time its invocation has left; ``plan``, the model and ``tune --auto`` to the
+    writer's timeout. A ``margin_ms`` below 4 s is taken as it is."""
+    return min(margin_ms, max(SHORT_TIMEOUT_MARGIN_MS, timeout_s * 1000 / 2)) / 1000
 
 
 class WriterSettings(BaseSettings):
@@ -52,7 +61,8 @@ class WriterSettings(BaseSettings):
     # attempt: DYNAMODB_TIMEOUTS in writer.handler), then one batched deferral call and one backoff call,
     # each made only with sqs_call_reserve_ms left: 3 + 2 x 3.1 = 9.2 s, and 0.3 s to spare. With less, a
     # slow table (moto under load; DynamoDB having a bad minute) used up the time of the SQS calls, and
-    # the messages they were for waited out the whole visibility timeout (six Lambda timeouts).
+    # the messages they were for waited out the whole visibility timeout (six Lambda timeouts). A short
+    # timeout keeps less (deadline_margin_seconds): it cannot afford the worst case.
     deadline_margin_ms: int = Field(default=DEFAULT_DEADLINE_MARGIN_MS, ge=0)
     # An SQS call is made only while at least this much time is left; the writer's SQS client times out
     # well within it (SQS_TIMEOUTS in writer.handler), so no call outlives the invocation.

@@ -17,7 +17,7 @@ sorting, 54 in ``put_item``).
 them. Only a Query on the table itself (no ``IndexName``) with a partition key is changed; moto's own
 code still filters by the key, sorts by the sort key, applies the key condition, the filter, ``Limit``,
 ``ExclusiveStartKey`` and ``ScanIndexForward``, so the answer is the same item for item
-(``tests/unit/test_moto_server.py`` compares both on generated tables). Scans and index queries are
+(``tests/functional/test_moto_server.py`` compares both on generated tables). Scans and index queries are
 moto's own.
 
 ``python -m nicelist.local.moto_server -H HOST -p PORT`` takes moto server's arguments.

@@ -8,7 +8,8 @@
   lease outlives a gap between two batches of up to ``lease_seconds`` (10 s).
 - AIMD: a throttled second cuts the fraction by ``AIMD_DECREASE`` (0.9, at most once a second, never
   below 0.05); a clean second grows it back by ``AIMD_INCREASE_PER_SECOND`` (0.3).
-- Deadline: a batch writes until the Lambda timeout minus ``deadline_margin_ms`` (4 s); an unwritten
+- Deadline: a batch writes until the Lambda timeout minus the writer's margin (9.5 s;
+  ``writer.settings.deadline_margin_seconds``); an unwritten
   remainder is deferred (new messages, visible at once), a batch with no progress at all is returned
   (``writer.defer.next_step``: back off, or defer on its last receive).
 - Coalescing: per batch the writes are fewer than the updates; the model takes a measured ratio,
@@ -32,7 +33,7 @@ from writer.coalesce import Tagged
 from writer.coalesce import plan as coalesce
 from writer.items import state_item, track_item, write_units
 from writer.pacing import AIMD_DECREASE, AIMD_INCREASE_PER_SECOND, share_of
-from writer.settings import DEADLINE_MARGIN_SECONDS, WriterSettings
+from writer.settings import WriterSettings, deadline_margin_seconds
 from writer.share import ShareRule, divisor
 
 AIMD_FLOOR = 0.05
@@ -56,7 +57,7 @@ class WriterSpec:
 
     @property
     def usable_seconds(self) -> float:
-        return max(0.0, self.timeout - DEADLINE_MARGIN_SECONDS)
+        return max(0.0, self.timeout - deadline_margin_seconds(self.timeout))
 
 
 def execution_rate(spec: WriterSpec, running: int, fraction: float) -> float:

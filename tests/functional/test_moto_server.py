@@ -163,6 +163,10 @@ def test_a_query_reads_only_its_partition(dynamodb: Any, monkeypatch: pytest.Mon
         assert dynamodb.query(**request)["Count"] == 10
         monkeypatch.undo()
     assert listed == [10]
+    # AND the next call on the same thread sees the whole table again (the partition is the query's only)
+    with moto_server.partition_queries():
+        dynamodb.query(**request)
+        assert dynamodb.scan(TableName="t")["Count"] == 30
     listed.clear()
     monkeypatch.setattr(Table, "all_items", counting(Table.all_items))
     assert dynamodb.query(**request)["Count"] == 10

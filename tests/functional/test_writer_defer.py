@@ -63,17 +63,16 @@ def test_the_unwritten_remainder_is_deferred_and_written_on_its_next_delivery(st
 def test_when_the_queue_refuses_the_remainder_the_message_comes_back_whole(stage: Stage) -> None:
     time = FakeTime()
     settings = {
-        "write_rate": 10.0,
+        "write_rate": 2.0,
         "write_burst_seconds": 0.0,
         "write_threads": 1,
         "queue_url": stage.queue_url + "-gone",
     }
     deps = on_fake_time(stage.deps(**settings), time)
     record = sqs_record(envelope(*[status(f"c-{i}", AT.format(i % 60)) for i in range(30)]), message_id="m-1")
-    # partly written by the deadline (2.5 s of budget before the default margin): the remainder should
-    # be deferred, but the queue is gone
-    timeout = deps.settings.deadline_margin_ms / 1000 + 2.5
-    response = handle({"Records": [record]}, fake_time_context(time, timeout_s=timeout), deps)
+    # partly written by the deadline (20 s less the default margin of 9.5 s at 2 WCU/s: 21 of 30
+    # updates): the remainder should be deferred, but the queue is gone
+    response = handle({"Records": [record]}, fake_time_context(time, timeout_s=20.0), deps)
     assert response == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
     assert 0 < sum(bool(stage.items(f"c-{i}")) for i in range(30)) < 30
 
@@ -82,11 +81,13 @@ def test_a_slow_table_and_a_slow_queue_still_leave_time_to_defer_and_back_off(st
     """What the deadline margin is for (writer/settings.py): after the last write, however slow it
     was, the writer still sends the remainders (batched) and backs off what it returns, so no message
     waits out the whole visibility timeout. Real time, the margin scaled down: a write in flight of up
-    to 1 s, then two SQS calls of 0.7 s reserve each."""
+    to 1 s, then two SQS calls of 0.7 s reserve each. Three threads and four updates a message: the
+    rounds of writes (0 s, 0.9 s, 1.8 s; a fourth would start after the 2.5 s deadline) end inside a
+    message however slow the machine, so one message is always part-written."""
     deps = stage.deps(
         write_rate=20.0,
         write_burst_seconds=0.0,
-        write_threads=4,
+        write_threads=3,
         deadline_margin_ms=2500,
         sqs_call_reserve_ms=700,
     )
@@ -106,10 +107,10 @@ def test_a_slow_table_and_a_slow_queue_still_leave_time_to_defer_and_back_off(st
     for m in range(10):
         stage.sqs.send_message(QueueUrl=stage.queue_url, MessageBody="{}")
         [message] = stage.sqs.receive_message(QueueUrl=stage.queue_url)["Messages"]
-        record = sqs_record(envelope(*[status(f"c-{m}-{i}", AT.format(i)) for i in range(3)]), message_id=f"m-{m}")
+        record = sqs_record(envelope(*[status(f"c-{m}-{i}", AT.format(i)) for i in range(4)]), message_id=f"m-{m}")
         record["receiptHandle"] = message["ReceiptHandle"]
         records.append(record)
-    # WHEN ten messages of three updates meet a table that takes 0.9 s a write, with 5 s to go
+    # WHEN ten messages of four updates meet a table that takes 0.9 s a write, with 5 s to go
     started = wall.monotonic()
     response = handle({"Records": records}, lambda_context(timeout_s=5.0), deps)
     elapsed = wall.monotonic() - started
@@ -123,7 +124,7 @@ def test_a_slow_table_and_a_slow_queue_still_leave_time_to_defer_and_back_off(st
         ).get("Messages", [])
         if "nicelist-deferred-from" in m.get("MessageAttributes", {})
     }
-    done = {f"m-{m}" for m in range(10) if all(stage.items(f"c-{m}-{i}") for i in range(3))}
+    done = {f"m-{m}" for m in range(10) if all(stage.items(f"c-{m}-{i}") for i in range(4))}
     assert returned and deferred and done  # the deadline cut the batch: some of each
     assert done | deferred | returned == {f"m-{m}" for m in range(10)}
     assert not (done & returned) and not (deferred & returned)

@@ -179,6 +179,8 @@ def test_coalescing_counts_fewer_units_for_bigger_batches_of_a_repetitive_worklo
 
 def test_usable_seconds_leave_the_deadline_margin() -> None:
     assert WriterSpec(100, 2, timeout=30).usable_seconds == 30 - 9.5  # the writer's deadline_margin_ms
+    assert WriterSpec(100, 2, timeout=10).usable_seconds == 5  # a short timeout keeps half, at least 4 s
+    assert WriterSpec(100, 2, timeout=5).usable_seconds == 1
 
 
 def test_auto_scaling_counts_a_long_tick_in_each_minute_it_spans() -> None:
