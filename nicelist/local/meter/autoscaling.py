@@ -72,7 +72,7 @@ class ScalingPolicy:
 
     def desired(self, consumed_per_second: float) -> int:
         """The capacity that puts ``consumed_per_second`` at the target, within min and max."""
-        wanted = math.ceil(consumed_per_second / (self.target / 100.0))
+        wanted = math.ceil(consumed_per_second * 100.0 / self.target)  # not / (target / 100): 855 / 0.57 > 1500
         return max(self.min_capacity, min(self.max_capacity, wanted))
 
 
