@@ -127,6 +127,16 @@ def _epoch(iso: str) -> float:
     return moment.timestamp()
 
 
+def tune_auto_command(stack: LocalStack, *options: str) -> tuple[list[str], dict[str, str]]:
+    """``nicelist tune --auto --json`` with ``options`` against ``stack``, as a user would start it, and
+    the environment it runs in (the rehearsal's and tests/e2e/test_autoscale_local.py's)."""
+    config = stack.config
+    command = [sys.executable, "-m", "nicelist", "tune", "--stage", config.stage, "--auto", "--json", *options]
+    command += ["--endpoint-url", stack.aws_url, "--meter-url", stack.dynamodb_url]
+    command += ["--control-url", f"http://{config.host}:{config.control_port}"]
+    return command, {**os.environ, **LOCAL_CREDENTIALS, "AWS_DEFAULT_REGION": "us-east-1"}
+
+
 @contextlib.contextmanager
 def concurrency_autoscaler(stack: LocalStack, bounds: tuple[int, int] | None) -> Iterator[list[dict[str, Any]]]:
     """``nicelist tune --auto`` against the stack for as long as the block runs; yields its applied changes."""
@@ -134,14 +144,12 @@ def concurrency_autoscaler(stack: LocalStack, bounds: tuple[int, int] | None) ->
     if bounds is None:
         yield applied
         return
-    config = stack.config
-    command = [sys.executable, "-m", "nicelist", "tune", "--stage", config.stage, "--auto", "--json"]
-    command += ["--min", str(bounds[0]), "--max", str(bounds[1]), "--interval", "3", "--cooldown", "10"]
-    command += ["--idle-for", "15", "--drain-target", "20", "--settle-seconds", "6"]
-    command += ["--endpoint-url", stack.aws_url, "--meter-url", stack.dynamodb_url]
-    command += ["--control-url", f"http://{config.host}:{config.control_port}"]
-    environment = {**os.environ, **LOCAL_CREDENTIALS, "AWS_DEFAULT_REGION": "us-east-1"}
-    log = (config.run_dir / "tune-auto.log").open("w", encoding="utf-8")
+    command, environment = tune_auto_command(
+        stack,
+        *("--min", str(bounds[0]), "--max", str(bounds[1]), "--interval", "3", "--cooldown", "10"),
+        *("--idle-for", "15", "--drain-target", "20", "--settle-seconds", "6"),
+    )
+    log = (stack.config.run_dir / "tune-auto.log").open("w", encoding="utf-8")
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True, env=environment)
 
     def read() -> None:

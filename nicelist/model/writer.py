@@ -6,8 +6,13 @@
   ramping up) the executions that run split W among themselves, never more than W in all, and one
   that starts while others run grants nothing for ``ShareRule().join_seconds`` (1.75 s) first; its
   lease outlives a gap between two batches of up to ``lease_seconds`` (10 s).
-- AIMD: a throttled second cuts the fraction by ``AIMD_DECREASE`` (0.9, at most once a second, never
-  below 0.05); a clean second grows it back by ``AIMD_INCREASE_PER_SECOND`` (0.3).
+- AIMD, as ``writer.ratelimit.AimdController`` does it: the fraction grows by
+  ``AIMD_INCREASE_PER_SECOND`` (0.3) a second all the time, throttled or not, up to 1; the first
+  throttle of a second (the moment the table's second is full: allowed / offered into it) cuts it by
+  ``AIMD_DECREASE`` (0.9, at most once a second, never below 0.05). So a budget above a strict table
+  is cut late in each second and has grown back by early in the next: the writers keep offering about
+  W, and the table throttles the excess every second (``loadtests.model_check``'s ``c2-w130-strict``
+  measured 19 % throttled; a rule that grew only in clean seconds predicted 10 %).
 - Deadline: a batch writes until the Lambda timeout minus the writer's margin (9.5 s;
   ``writer.settings.deadline_margin_seconds``); an unwritten
   remainder is deferred (new messages, visible at once), a batch with no progress at all is returned
@@ -73,21 +78,42 @@ def lost_to_overhead(spec: WriterSpec, rate: float) -> float:
     return spec.invocation_overhead
 
 
-def aimd(fraction: float, throttled: bool, dt: float) -> float:
-    """The fraction after ``dt`` seconds with or without throttles (one cut per throttled second)."""
-    if throttled:
-        return max(AIMD_FLOOR, fraction * float(AIMD_DECREASE ** max(1.0, dt)))
-    return min(1.0, fraction + AIMD_INCREASE_PER_SECOND * dt)
+def _grown(fraction: float, seconds: float) -> tuple[float, float]:
+    """The fraction after growing for ``seconds`` (capped at 1), and its mean over them."""
+    if seconds <= 0:
+        return fraction, fraction
+    end = min(1.0, fraction + AIMD_INCREASE_PER_SECOND * seconds)
+    rising = min(seconds, (1.0 - fraction) / AIMD_INCREASE_PER_SECOND) if fraction < 1.0 else 0.0
+    mean = (rising * (fraction + fraction + AIMD_INCREASE_PER_SECOND * rising) / 2 + (seconds - rising) * 1.0) / seconds
+    return end, (mean if fraction < 1.0 else 1.0)
+
+
+def aimd_second(fraction: float, demand: float, allowed: float) -> tuple[float, float]:
+    """One second of AIMD for writers wanting ``demand`` WCU/s at a fraction of 1, the table taking
+    ``allowed`` WCU/s: the mean fraction over the second (what it writes at) and the fraction at its
+    end. Offered evenly, the table's second is full ``allowed / (demand x fraction)`` into it: the
+    first throttle, and the one cut of the second."""
+    offered = demand * fraction
+    if offered <= allowed * (1 + 1e-9):
+        end, mean = _grown(fraction, 1.0)
+        return mean, end
+    full = max(0.0, min(1.0, allowed / offered))
+    for _ in range(3):  # the fraction grows while the second fills: offered at its mean over [0, full]
+        at_cut, before = _grown(fraction, full)
+        full = max(0.0, min(1.0, allowed / (demand * before)))
+    at_cut, before = _grown(fraction, full)
+    cut = max(AIMD_FLOOR, at_cut * AIMD_DECREASE)
+    end, after = _grown(cut, 1.0 - full)
+    return full * before + (1.0 - full) * after, end
 
 
 def aimd_over(fraction: float, demand: float, allowed: float, seconds: float) -> tuple[float, float]:
-    """AIMD second by second over a tick of ``seconds``: writers wanting ``demand`` WCU/s at a fraction
-    of 1, the table taking ``allowed`` WCU/s. Returns the mean fraction over the tick (what the tick
-    writes at) and the fraction at its end; one second: (fraction, aimd(fraction, ...))."""
+    """AIMD second by second over a tick of ``seconds`` (``aimd_second``): the mean fraction over the
+    tick (what the tick writes at) and the fraction at its end."""
     total, steps = 0.0, max(1, round(seconds))
     for _ in range(steps):
-        total += fraction
-        fraction = aimd(fraction, demand * fraction > allowed * (1 + 1e-9), 1.0)
+        mean, fraction = aimd_second(fraction, demand, allowed)
+        total += mean
     return total / steps, fraction
 
 

@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -22,11 +21,11 @@ import pytest
 
 from contract.envelope import encode_envelope
 from contract.updates import parse_update
+from loadtests.rehearsal import tune_auto_command
 from loadtests.verdict import writers_peak
 from nicelist.demo.verify import Expected, compare, scan_table
 from nicelist.local.processes import free_port
 from nicelist.local.stack import LocalStack, StackConfig
-from nicelist.options import LOCAL_CREDENTIALS
 from producers.synthetic import generate
 
 pytestmark = pytest.mark.e2e
@@ -56,14 +55,12 @@ def _spike(stack: LocalStack) -> Expected:
 
 
 def _autoscaler(stack: LocalStack) -> subprocess.Popen[str]:
-    config = stack.config
-    command = [sys.executable, "-m", "nicelist", "tune", "--stage", "local", "--auto", "--json"]
-    command += ["--min", "2", "--max", "4", "--interval", "3", "--cooldown", "10", "--idle-for", "12"]
-    # settle: a batch of one 100-update message at W / 4 takes about 6 s, plus the writers' 5 s cache
-    command += ["--drain-target", "20", "--settle-seconds", "12", "--updates-per-message", str(UPDATES_PER_MESSAGE)]
-    command += ["--endpoint-url", stack.aws_url, "--meter-url", stack.dynamodb_url]
-    command += ["--control-url", f"http://{config.host}:{config.control_port}"]
-    environment = {**os.environ, **LOCAL_CREDENTIALS, "AWS_DEFAULT_REGION": "us-east-1"}
+    command, environment = tune_auto_command(
+        stack,
+        *("--min", "2", "--max", "4", "--interval", "3", "--cooldown", "10", "--idle-for", "12"),
+        # settle: a batch of one 100-update message at W / 4 takes about 6 s, plus the writers' 5 s cache
+        *("--drain-target", "20", "--settle-seconds", "12", "--updates-per-message", str(UPDATES_PER_MESSAGE)),
+    )
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environment)
 
 

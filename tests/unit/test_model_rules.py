@@ -14,8 +14,10 @@ from nicelist.model.arrivals import december_23, from_counts
 from nicelist.model.dynamodb import AutoScaling, Table, TableSpec
 from nicelist.model.mapping import Mapping
 from nicelist.model.sqs import Cohort, Queue, return_backoff
-from nicelist.model.writer import WriterSpec, aimd, coalesced_units, execution_rate
+from nicelist.model.writer import WriterSpec, aimd_second, coalesced_units, execution_rate
 from producers.synthetic import generate
+from writer.pacing import AIMD_DECREASE, AIMD_INCREASE_PER_SECOND
+from writer.ratelimit import AimdController
 from writer.returns import return_delay
 
 
@@ -163,11 +165,44 @@ def test_share_is_w_over_c_or_over_the_running_ones_never_more_than_w() -> None:
     assert execution_rate(WriterSpec(1000, 1, execution_wcu=300), 1, 1.0) == 300
 
 
-def test_aimd_cuts_by_a_tenth_a_throttled_second_and_grows_three_tenths_a_clean_one() -> None:
-    assert aimd(1.0, True, 1.0) == pytest.approx(0.9)
-    assert aimd(0.5, False, 1.0) == pytest.approx(0.8)
-    assert aimd(0.9, False, 10.0) == 1.0
-    assert aimd(0.05, True, 1.0) == 0.05
+def test_aimd_grows_three_tenths_a_second_and_cuts_a_tenth_when_the_second_is_full() -> None:
+    assert aimd_second(0.5, 100, 100)[1] == pytest.approx(0.8)  # clean: +0.3
+    assert aimd_second(0.5, 100, 100)[0] == pytest.approx(0.65)  # written at the mean
+    assert aimd_second(0.9, 10, 100) == (pytest.approx(0.9833, abs=1e-4), 1.0)  # capped at 1
+    # 130 wanted, 100 taken: full 0.77 s in, cut to 0.9, grown back by 0.3 x 0.23 s
+    mean, end = aimd_second(1.0, 130, 100)
+    assert end == pytest.approx(0.9 + 0.3 * (1 - 100 / 130))
+    assert 0.9 < mean < 1.0
+    assert aimd_second(0.05, 1000, 1)[1] >= 0.05  # never below the floor
+
+
+@pytest.mark.parametrize(
+    ("demand", "allowed", "start"), [(130, 100, 1.0), (300, 100, 1.0), (130, 100, 0.6), (90, 100, 0.4), (110, 100, 1.0)]
+)
+def test_the_model_s_aimd_is_the_writer_s_controller(demand: float, allowed: float, start: float) -> None:
+    """Drive writer.ratelimit.AimdController (the writer's own) on a fake clock through 30 seconds in
+    which the table fills after ``allowed`` units of the writers' offer; the model's closed form writes
+    at the same mean fraction. (Second by second they may differ: the controller's 1 s cooldown skips
+    a cut when the table fills a little earlier in the next second; the mean is what the figures use.)"""
+    clock = [0.0]
+    controller = AimdController(lambda: clock[0], decrease=AIMD_DECREASE, increase_per_second=AIMD_INCREASE_PER_SECOND)
+    controller._fraction = start  # type: ignore[attr-defined]
+    steps, seconds = 1000, 30
+    written = 0.0
+    for second in range(seconds):
+        offered, cut = 0.0, False
+        for k in range(steps):
+            clock[0] = second + k / steps
+            offered += demand * controller.fraction / steps
+            if offered > allowed * (1 + 1e-9) and not cut:
+                controller.on_throttle()
+                cut = True
+        written += offered
+    fraction, modelled = start, 0.0
+    for _ in range(seconds):
+        mean, fraction = aimd_second(fraction, demand, allowed)
+        modelled += demand * mean
+    assert modelled == pytest.approx(written, rel=0.02)
 
 
 def test_coalescing_counts_fewer_units_for_bigger_batches_of_a_repetitive_workload() -> None:

@@ -38,7 +38,9 @@ def test_a_budget_above_the_table_is_throttled_and_cut_by_aimd() -> None:
     writer = WriterSpec(write_rate=150, concurrency=2, units_per_update=1.5, updates_per_message=50)
     result = simulate(_scenario(Profile(backlog=20_000), table=strict, writer=writer))
     assert max(result.series.written) <= 100 + 1e-9
-    assert 0.05 < result.throttled_share < 0.25  # AIMD keeps it well below 1 - 100 / 150 (no cuts)
+    # the writer's AIMD cuts once a second, late in it (the table is full 2/3 in), and grows back 0.3 a
+    # second: the excess is trimmed, not removed; a little below 1 - 100 / 150, what no cut would give
+    assert 0.25 < result.throttled_share < 1 - 100 / 150
     assert result.drain_seconds == pytest.approx(20_000 * 1.5 / 100, rel=0.1)
 
 
