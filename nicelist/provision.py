@@ -36,6 +36,9 @@ from nicelist.resources import (
     ensure_topic,
     ensure_write_rate,
 )
+from writer.settings import SHORT_TIMEOUT_MARGIN_MS
+
+MIN_WRITER_TIMEOUT = 5  # seconds: the shortest deadline margin (4 s) and 1 s of writing
 
 DAY = 24 * 3600
 
@@ -98,8 +101,12 @@ class ProvisionOptions:
             problems.append(
                 f"max_receive_count must be >= {MIN_MAX_RECEIVE_COUNT} (throttled receives climb towards the DLQ)"
             )
-        if not 1 <= self.writer_timeout <= 900:
-            problems.append("writer_timeout must be 1..900 seconds (Lambda's limit)")
+        if not MIN_WRITER_TIMEOUT <= self.writer_timeout <= 900:
+            problems.append(
+                f"writer_timeout must be {MIN_WRITER_TIMEOUT}..900 seconds (Lambda allows 1..900; the writer stops "
+                f"writing {SHORT_TIMEOUT_MARGIN_MS / 1000:g} s or more before its timeout, so it needs "
+                f"{MIN_WRITER_TIMEOUT} to write at all: writer.settings.deadline_margin_seconds)"
+            )
         if self.dlq_retention <= self.queue_retention:
             problems.append("dlq_retention must be longer than queue_retention")
         if self.write_rate is not None and self.write_rate <= 0:

@@ -12,6 +12,7 @@ from moto import mock_aws
 
 from nicelist.cli import main
 from nicelist.provision import Clients, ProvisionError, ProvisionOptions, provision_stage
+from writer.settings import deadline_margin_seconds
 
 
 @pytest.fixture
@@ -160,6 +161,7 @@ def test_china_partition_arns_come_from_aws() -> None:
     [
         ({"max_receive_count": 3}, "max_receive_count"),
         ({"writer_timeout": 901}, "writer_timeout"),
+        ({"writer_timeout": 4}, "needs 5 to write at all"),  # the writer would stop before it started
         ({"dlq_retention": 3600}, "dlq_retention"),
         ({"write_rate": 0}, "write_rate"),
     ],
@@ -167,6 +169,11 @@ def test_china_partition_arns_come_from_aws() -> None:
 def test_refuses_options_that_break_the_design(options: dict[str, int], message: str) -> None:
     with pytest.raises(ProvisionError, match=message):
         ProvisionOptions(**options)  # type: ignore[arg-type]
+
+
+def test_the_shortest_writer_timeout_still_writes() -> None:
+    shortest = ProvisionOptions(writer_timeout=5).writer_timeout
+    assert shortest - deadline_margin_seconds(shortest) == 1
 
 
 def test_cli_provisions_and_prints_json(clients: Clients) -> None:
