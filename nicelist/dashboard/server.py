@@ -14,13 +14,14 @@ on the map. Anything else in the query is refused with 400.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from nicelist.local.background_http import BackgroundHTTPServer
 
 DEFAULT_DASHBOARD_PORT = 8081
 MAX_MARKERS = 1000
@@ -113,25 +114,8 @@ def _handler_class(state: Callable[[], dict[str, Any]]) -> type[BaseHTTPRequestH
     return Handler
 
 
-class DashboardServer:
-    """A ThreadingHTTPServer in a daemon thread; port 0 picks a free port. OSError if the port is taken."""
+class DashboardServer(BackgroundHTTPServer):
+    """The dashboard in a daemon thread; port 0 picks a free port. OSError if the port is taken."""
 
     def __init__(self, state: Callable[[], dict[str, Any]], port: int, host: str = "127.0.0.1") -> None:
-        self._server = ThreadingHTTPServer((host, port), _handler_class(state))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, name="dashboard", daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> DashboardServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(_handler_class(state), host, port, name="dashboard", poll_interval=0.1)

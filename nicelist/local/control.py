@@ -10,13 +10,13 @@ them and returns the new tuning, or 400 with ``{"error": ...}``. The client half
 from __future__ import annotations
 
 import json
-import threading
 import urllib.error
 import urllib.request
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol
 
+from nicelist.local.background_http import BackgroundHTTPServer
 from nicelist.local.config import ConfigError, Tuning
 from nicelist.local.stats import StatsSnapshot
 
@@ -79,27 +79,11 @@ def _handler_class(target: Controllable) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-class ControlServer:
-    """A ThreadingHTTPServer on 127.0.0.1 in a daemon thread; port 0 picks a free port."""
+class ControlServer(BackgroundHTTPServer):
+    """The tuning endpoint on 127.0.0.1 in a daemon thread; port 0 picks a free port."""
 
     def __init__(self, target: Controllable, port: int) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_class(target))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="control", daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(_handler_class(target), "127.0.0.1", port, name="control", poll_interval=0.05)
 
 
 def request(url: str, path: str, changes: dict[str, Any] | None = None, timeout: float = 5.0) -> Any:
