@@ -83,9 +83,9 @@ def _grown(fraction: float, seconds: float) -> tuple[float, float]:
     if seconds <= 0:
         return fraction, fraction
     end = min(1.0, fraction + AIMD_INCREASE_PER_SECOND * seconds)
-    rising = min(seconds, (1.0 - fraction) / AIMD_INCREASE_PER_SECOND) if fraction < 1.0 else 0.0
-    mean = (rising * (fraction + fraction + AIMD_INCREASE_PER_SECOND * rising) / 2 + (seconds - rising) * 1.0) / seconds
-    return end, (mean if fraction < 1.0 else 1.0)
+    rising = max(0.0, min(seconds, (1.0 - fraction) / AIMD_INCREASE_PER_SECOND))  # then flat at 1
+    mean = (rising * (fraction + AIMD_INCREASE_PER_SECOND * rising / 2) + (seconds - rising)) / seconds
+    return end, mean
 
 
 def aimd_second(fraction: float, demand: float, allowed: float) -> tuple[float, float]:
@@ -99,8 +99,7 @@ def aimd_second(fraction: float, demand: float, allowed: float) -> tuple[float, 
         return mean, end
     full = max(0.0, min(1.0, allowed / offered))
     for _ in range(3):  # the fraction grows while the second fills: offered at its mean over [0, full]
-        at_cut, before = _grown(fraction, full)
-        full = max(0.0, min(1.0, allowed / (demand * before)))
+        full = max(0.0, min(1.0, allowed / (demand * _grown(fraction, full)[1])))
     at_cut, before = _grown(fraction, full)
     cut = max(AIMD_FLOOR, at_cut * AIMD_DECREASE)
     end, after = _grown(cut, 1.0 - full)
