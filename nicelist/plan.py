@@ -39,7 +39,7 @@ from nicelist.model.report import model_summary, summary_lines
 from nicelist.model.writer import WriterSpec
 from nicelist.provision import ProvisionOptions
 from nicelist.tuning.rules import MAX_BATCH_SIZE, MAX_MAXIMUM_CONCURRENCY, UNWINDOWED_BATCH_LIMIT
-from writer.settings import deadline_margin_seconds
+from writer.settings import deadline_margin_seconds, writing_seconds
 
 # BENCHMARKS.md (`nicelist bench`, "write units / 1,000 updates"): 1,375 after coalescing, on its workload.
 DEFAULT_UNITS_PER_UPDATE = 1.375
@@ -213,7 +213,7 @@ def batch_size_for(write_rate: float, concurrency: int, assumptions: Assumptions
     """The largest batch (up to the one asked for) whose writes, at one execution's share W / C, end
     within the writer's timeout minus its deadline margin: b x updates/message x u / (W / C) < usable.
     Note the rule bounds C from above for a given batch: more executions means a smaller share each."""
-    usable = assumptions.writer_timeout - deadline_margin_seconds(assumptions.writer_timeout)
+    usable = writing_seconds(assumptions.writer_timeout)
     per_message = assumptions.updates_per_message * assumptions.units_per_update / (write_rate / concurrency)
     fits = math.ceil(usable / per_message) - 1 if per_message > 0 else MAX_BATCH_SIZE
     return max(0, min(assumptions.batch_size, fits, MAX_BATCH_SIZE))

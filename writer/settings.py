@@ -27,6 +27,11 @@ def deadline_margin_seconds(timeout_s: float, margin_ms: int = DEFAULT_DEADLINE_
     return min(margin_ms, max(SHORT_TIMEOUT_MARGIN_MS, timeout_s * 1000 / 2)) / 1000
 
 
+def writing_seconds(timeout_s: float) -> float:
+    """How long a writer with this timeout writes at most per invocation: its timeout less its margin."""
+    return max(0.0, timeout_s - deadline_margin_seconds(timeout_s))
+
+
 class WriterSettings(BaseSettings):
     """Everything the writer Lambda reads from its environment, resolved once per execution."""
 

@@ -38,7 +38,7 @@ from writer.coalesce import Tagged
 from writer.coalesce import plan as coalesce
 from writer.items import state_item, track_item, write_units
 from writer.pacing import AIMD_DECREASE, AIMD_INCREASE_PER_SECOND, share_of
-from writer.settings import WriterSettings, deadline_margin_seconds
+from writer.settings import WriterSettings, writing_seconds
 from writer.share import ShareRule, divisor
 
 AIMD_FLOOR = 0.05
@@ -62,7 +62,7 @@ class WriterSpec:
 
     @property
     def usable_seconds(self) -> float:
-        return max(0.0, self.timeout - deadline_margin_seconds(self.timeout))
+        return writing_seconds(self.timeout)
 
 
 def execution_rate(spec: WriterSpec, running: int, fraction: float) -> float:

@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from nicelist.mapping import MIN_MAXIMUM_CONCURRENCY
 from nicelist.status import BacklogTrend
-from writer.settings import deadline_margin_seconds
+from writer.settings import writing_seconds
 
 Action = Literal["raise", "lower", "hold"]
 TREND_SAMPLES = 6  # the backlog's trend: a straight line through the last 6 readings
@@ -187,7 +187,7 @@ class Autoscaler:
         units, timeout, budget = signals.batch_units, signals.timeout, signals.budget
         if not units or not timeout or not budget or units <= 0:
             return None
-        writing = max(0.0, timeout - deadline_margin_seconds(timeout))  # the writer stops its writes this early
+        writing = writing_seconds(timeout)  # the writer stops its writes its deadline margin early
         return max(1, math.floor(budget * writing * self.policy.batch_fit / units))
 
     def _no_room(self, signals: Signals) -> str | None:
