@@ -25,6 +25,7 @@ from writer.defer import (
     next_step,
     remainder,
 )
+from writer.returns import Return, Returns
 from writer.settings import deadline_margin_seconds
 from writer.table import Outcome
 
@@ -208,3 +209,19 @@ def test_the_margin_holds_the_worst_case_when_the_timeout_has_room_and_less_when
     assert deadline_margin_seconds(10) == 5.0  # half of a short timeout
     assert deadline_margin_seconds(5) == 4.0  # at least one SQS call's reserve and a quick last write
     assert deadline_margin_seconds(30, margin_ms=2500) == 2.5  # a margin set lower is taken as it is
+
+
+def test_backoffs_are_set_ten_to_a_call_each_call_only_while_there_is_time() -> None:
+    calls: list[int] = []
+
+    class Visibility:
+        def change_message_visibility_batch(self, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+            calls.append(len(Entries))
+            return {"Successful": [{"Id": e["Id"]} for e in Entries]}
+
+    returns = [Return(f"m-{i}", f"handle-{i}", 5) for i in range(25)]
+    checks = iter([True, False, True])
+    confirmed = Returns(Visibility(), lambda: "https://queue").back_off(returns, has_time=lambda: next(checks))  # type: ignore[arg-type]
+    assert calls == [10] and confirmed == 10  # the second call had no time: it and the third are not made
+    assert Returns(Visibility(), lambda: "https://queue").back_off(returns) == 25  # type: ignore[arg-type]
+    assert calls == [10, 10, 10, 5]
